@@ -1,0 +1,109 @@
+"""Configuration read once from the environment.
+
+Every variable is optional on a laptop: without DATABASE_URL the app uses SQLite in the
+instance folder, without REDIS_URL it runs an in-process queue, worker thread and pub/sub.
+A missing third-party secret disables that feature (shown as "not configured"), never start-up.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _database_url(value: str | None) -> str | None:
+    # Heroku-style URLs and plain postgresql:// must use the psycopg 3 driver.
+    if value and value.startswith("postgres://"):
+        value = "postgresql://" + value[len("postgres://"):]
+    if value and value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value[len("postgresql://"):]
+    return value
+
+
+class Config:
+    SECRET_KEY = _env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url(_env("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = _env("REDIS_URL")
+    # Prefix of every Redis key and channel we own, so several deployments (or test runs)
+    # can share one Redis.
+    REDIS_NAMESPACE = _env("REDIS_NAMESPACE", "whatrack")
+
+    TOKEN_ENCRYPTION_KEYS = _env("TOKEN_ENCRYPTION_KEYS")
+
+    META_APP_ID = _env("META_APP_ID")
+    META_APP_SECRET = _env("META_APP_SECRET")
+    META_VERIFY_TOKEN = _env("META_VERIFY_TOKEN")
+    META_CONFIG_ID = _env("META_CONFIG_ID")
+    META_GRAPH_URL = _env("META_GRAPH_URL", "https://graph.facebook.com")
+    META_GRAPH_VERSION = _env("META_GRAPH_VERSION", "v25.0")
+
+    STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
+    STRIPE_PRICE_ID = _env("STRIPE_PRICE_ID")
+    STRIPE_API_BASE = _env("STRIPE_API_BASE")
+
+    LLM_BASE_URL = _env("LLM_BASE_URL")
+    LLM_API_KEY = _env("LLM_API_KEY")
+    LLM_MODEL = _env("LLM_MODEL")
+
+    BABEL_DEFAULT_LOCALE = "pt_BR"
+    BABEL_DEFAULT_TIMEZONE = "America/Sao_Paulo"
+    LANGUAGES = ("pt_BR", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "1") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None  # a form left open all day in the inbox must still submit
+
+    TRIAL_DAYS = 14
+    # Failed logins allowed per account and per IP inside LOGIN_WINDOW_SECONDS.
+    LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_WINDOW_SECONDS = int(_env("LOGIN_WINDOW_SECONDS", "900"))
+    INVITE_VALID_DAYS = 7
+
+    SOCK_SERVER_OPTIONS = {"ping_interval": 25}
+    # The in-process worker thread only exists when there is no Redis.
+    INPROCESS_WORKER = True
+    DEMO_EMAIL = "demo@whatrack.local"
+    DEMO_PASSWORD = "demo-whatrack-2026"  # noqa: S105 - a public, printed demo login
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    SECRET_KEY = "test-secret-key"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = _database_url(_env("WHATRACK_TEST_DATABASE_URL"))
+    REDIS_URL = _env("WHATRACK_TEST_REDIS_URL")
+    REDIS_NAMESPACE = _env("WHATRACK_TEST_REDIS_NAMESPACE", "whatrack-test")
+    INPROCESS_WORKER = False  # tests drive workers explicitly
+    LOGIN_MAX_FAILURES = 5
+
+
+class ProductionConfig(Config):
+    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "TOKEN_ENCRYPTION_KEYS")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS.get(_env("WHATRACK_ENV", "development") or "development", DevelopmentConfig)

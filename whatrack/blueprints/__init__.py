@@ -1,0 +1,39 @@
+"""Blueprint registration, in one explicit order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from whatrack.blueprints.api import bp as api_bp
+    from whatrack.blueprints.auth import bp as auth_bp
+    from whatrack.blueprints.auth.session import init_login
+    from whatrack.blueprints.dashboard import bp as dashboard_bp
+    from whatrack.blueprints.health import bp as health_bp
+    from whatrack.blueprints.public import bp as public_bp
+    from whatrack.blueprints.settings import bp as settings_bp
+    from whatrack.logging import assign_request_id
+    from whatrack.tenancy import release_request_org, resolve_request_org
+
+    init_login(app)
+    app.before_request(assign_request_id)
+    app.before_request(resolve_request_org)
+    app.teardown_request(release_request_org)
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
+    app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+    @app.context_processor
+    def inject_template_globals():
+        from whatrack.i18n import money
+        from whatrack.tenancy import current_org, current_role
+
+        return {"current_org": current_org, "current_role": current_role, "money": money}

@@ -1,0 +1,59 @@
+"""The logged-in home and the product areas that later features fill in."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_babel import lazy_gettext as _l
+
+from whatrack.blueprints.dashboard import bp
+from whatrack.services.billing_state import billing_summary
+from whatrack.tenancy import current_org, org_required
+
+# Areas not built yet: an honest "coming soon" page, never a fake screen.
+COMING_SOON = {
+    "inbox": (
+        "/whatsapp/inbox",
+        _l("Inbox"),
+        _l("Every WhatsApp conversation of your number, live, with the 24-hour window."),
+    ),
+    "tickets": (
+        "/tickets",
+        _l("Tickets"),
+        _l("A Kanban of your leads, tagged with the ad or link they came from."),
+    ),
+    "tracking": (
+        "/tracking",
+        _l("Tracking"),
+        _l("Tracking links with UTMs that tag leads who do not come from an ad."),
+    ),
+    "capi": (
+        "/capi",
+        _l("CAPI audit"),
+        _l("Every event sent to Meta's Conversions API, with Meta's answer."),
+    ),
+    "billing": (
+        "/billing",
+        _l("Billing"),
+        _l("Your plan, trial and invoices."),
+    ),
+}
+
+
+@bp.get("", strict_slashes=False)
+@org_required
+def home():
+    return render_template("dashboard/home.html", billing=billing_summary(current_org))
+
+
+def _coming_soon_view(title, description):
+    @org_required
+    def view():
+        return render_template(
+            "dashboard/coming_soon.html", area_title=title, area_description=description
+        )
+
+    return view
+
+
+for _endpoint, (_rule, _title, _description) in COMING_SOON.items():
+    bp.add_url_rule(_rule, _endpoint, _coming_soon_view(_title, _description))

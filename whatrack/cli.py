@@ -1,0 +1,89 @@
+"""Operator commands: ``flask --app wsgi org create | apikey create | demo``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from whatrack.errors import WhaTrackError
+from whatrack.extensions import db
+from whatrack.models import Membership, Organization
+from whatrack.services import apikeys, orgs
+from whatrack.tenancy import bind_org
+
+org_cli = AppGroup("org", help="Organizations.")
+apikey_cli = AppGroup("apikey", help="API keys.")
+
+DEMO_ORG_NAME = "Clínica Demo"
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+def org_by_slug(slug: str) -> Organization:
+    org = db.session.scalars(select(Organization).where(Organization.slug == slug)).first()
+    if org is None:
+        _fail(f"no organization with slug {slug!r}")
+    return org
+
+
+@org_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--owner-email", required=True)
+@click.option("--owner-password", required=True)
+def create_org_command(name: str, owner_email: str, owner_password: str) -> None:
+    """Create an organization and its owner; prints the slug."""
+    try:
+        result = orgs.sign_up(name, "", owner_email, owner_password)
+    except WhaTrackError as exc:
+        _fail(str(exc.message))
+    db.session.commit()
+    click.echo(result.org.slug)
+
+
+@apikey_cli.command("create")
+@click.option("--org", "slug", required=True)
+@click.option("--name", default="CLI")
+def create_apikey_command(slug: str, name: str) -> None:
+    """Create an API key; prints the key alone on the last line (shown only once)."""
+    org = org_by_slug(slug)
+    with bind_org(org):
+        issued = apikeys.create_api_key(org, name)
+        db.session.commit()
+    click.echo(f"API key {issued.api_key.prefix}... for {org.slug} (store it now, it is not kept):")
+    click.echo(issued.key)
+
+
+def ensure_demo() -> tuple[Organization, bool]:
+    """The demo organization and its owner, created once; safe to run on every start."""
+    email = current_app.config["DEMO_EMAIL"]
+    user = orgs.find_user_by_email(email)
+    if user is not None:
+        membership = db.session.scalars(
+            select(Membership).where(Membership.user_id == user.id)
+        ).first()
+        if membership is not None:
+            return membership.organization, False
+        return orgs.create_org(DEMO_ORG_NAME, user), True
+    result = orgs.sign_up(DEMO_ORG_NAME, "Demo", email, current_app.config["DEMO_PASSWORD"])
+    return result.org, True
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Create (once) a demo organization and print its login."""
+    org, created = ensure_demo()
+    db.session.commit()
+    click.echo(("Created" if created else "Already present:") + f" demo organization {org.slug}")
+    click.echo(f"  login:    {current_app.config['DEMO_EMAIL']}")
+    click.echo(f"  password: {current_app.config['DEMO_PASSWORD']}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(org_cli)
+    app.cli.add_command(apikey_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,115 @@
+"""One exception tree, mapped to HTTP in one place (JSON under /api, HTML elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from whatrack.extensions import db
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+class WhaTrackError(Exception):
+    """A rule of the domain refused the operation; the message is safe to show."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+
+class ValidationError(WhaTrackError):
+    status = 422
+    code = "validation_error"
+
+
+class ConflictError(WhaTrackError):
+    status = 409
+    code = "conflict"
+
+
+class NotConfigured(WhaTrackError):
+    status = 503
+    code = "not_configured"
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def error_response(status: int, code: str, message: str, **extra: Any):
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": message}
+        body.update(extra)
+        return jsonify({"error": body}), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _http_message(status: int) -> str:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Authentication required."),
+        403: _("You do not have permission to do this."),
+        404: _("Page not found."),
+        405: _("Method not allowed."),
+        413: _("The request is too large."),
+        429: _("Too many attempts. Please wait a few minutes."),
+        503: _("Service temporarily unavailable."),
+    }.get(status, _("Something went wrong."))
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(WhaTrackError)
+    def handle_domain_error(exc: WhaTrackError):
+        db.session.rollback()
+        extra = {"field": exc.field} if exc.field else {}
+        return error_response(exc.status, exc.code, exc.message, **extra)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):
+        db.session.rollback()
+        status = exc.code or 500
+        message = exc.description if getattr(exc, "whatrack_message", False) else _http_message(
+            status
+        )
+        return error_response(status, HTTP_CODES.get(status, "error"), message)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", _("Something went wrong. We were notified."))

@@ -1,0 +1,36 @@
+"""Locale and timezone selection, and money/date formatting for templates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import current_app, g, request, session
+from flask_babel import format_currency
+from flask_login import current_user
+
+LANG_SESSION_KEY = "lang"
+
+
+def select_locale() -> str:
+    supported = current_app.config["LANGUAGES"]
+    chosen = session.get(LANG_SESSION_KEY)
+    if chosen in supported:
+        return chosen
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
+        if current_user.locale in supported:
+            return current_user.locale
+    # pt-BR unless the browser clearly prefers English.
+    best = request.accept_languages.best_match(["pt-BR", "pt", "en"]) if request else None
+    return "en" if best == "en" else "pt_BR"
+
+
+def select_timezone() -> str:
+    org = g.get("current_org")
+    return org.timezone if org is not None else current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def money(value: Decimal | None, currency: str = "BRL") -> str:
+    """R$ 1.234,56 in pt-BR (the locale decides separators; never a float)."""
+    if value is None:
+        return ""
+    return format_currency(value, currency)

@@ -1,0 +1,74 @@
+"""Mixins shared by every model, and the one sanctioned loader for tenant rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from flask import abort
+from sqlalchemy import DateTime, ForeignKey, Integer, select
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from whatrack.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on PostgreSQL and SQLite alike.
+
+    SQLite drops the offset, so values are normalised to UTC on the way in and marked
+    UTC on the way out; code never meets a naive datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class TenantMixin:
+    """Marks a table as owned by one organization; tenancy.py scopes every query on it."""
+
+    @declared_attr
+    def organization_id(cls) -> Mapped[int]:
+        return mapped_column(
+            Integer,
+            ForeignKey("organizations.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+
+    @classmethod
+    def get_for_org(cls, ident: Any, org: Any) -> Self | None:
+        """The row ``ident`` if it belongs to ``org``; None for missing and foreign rows alike."""
+        try:
+            ident = int(ident)
+        except (TypeError, ValueError):
+            return None
+        stmt = select(cls).where(cls.id == ident, cls.organization_id == org.id)
+        return db.session.scalars(stmt).first()
+
+    @classmethod
+    def get_for_org_or_404(cls, ident: Any, org: Any) -> Self:
+        row = cls.get_for_org(ident, org)
+        if row is None:
+            abort(404)
+        return row

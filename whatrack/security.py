@@ -1,0 +1,48 @@
+"""Security headers and redirect-target checks shared by every blueprint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from flask import request
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
+
+# No inline scripts or styles anywhere: every script and stylesheet is a static file.
+CSP = (
+    "default-src 'self'; script-src 'self' https://connect.facebook.net; "
+    "style-src 'self'; img-src 'self' data: https:; connect-src 'self' ws: wss: "
+    "https://www.facebook.com; frame-src https://www.facebook.com https://web.facebook.com; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self' https://www.facebook.com "
+    "https://checkout.stripe.com https://billing.stripe.com; object-src 'none'"
+)
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only same-site relative paths are honoured as ``next=``; anything else is refused."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def add_security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def security_init_app(app: Flask) -> None:
+    app.after_request(add_security_headers)

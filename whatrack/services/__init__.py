@@ -1,0 +1,1 @@
+"""Business operations: ``verb_noun(org, ...)``; they flush, the caller commits once."""

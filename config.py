@@ -63,6 +63,9 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None  # a form left open all day in the inbox must still submit
 
+    MEDIA_MAX_BYTES = 16 * 1024 * 1024
+    # Meta allows webhook bodies up to 3 MB (history chunks); leave headroom.
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     TRIAL_DAYS = 14
     # Failed logins allowed per account and per IP inside LOGIN_WINDOW_SECONDS.
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
@@ -78,6 +81,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = True
+    DEV_INSTANCE_META_SECRETS = True
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 
@@ -91,6 +95,10 @@ class TestingConfig(Config):
     REDIS_URL = _env("WHATRACK_TEST_REDIS_URL")
     REDIS_NAMESPACE = _env("WHATRACK_TEST_REDIS_NAMESPACE", "whatrack-test")
     INPROCESS_WORKER = False  # tests drive workers explicitly
+    META_APP_SECRET = "test-app-secret"  # noqa: S105
+    META_VERIFY_TOKEN = "test-verify-token"  # noqa: S105
+    # A fixed test key so encrypted tokens are reproducible across app instances.
+    TOKEN_ENCRYPTION_KEYS = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMzJieXQ="  # noqa: S105
     LOGIN_MAX_FAILURES = 5
 
 

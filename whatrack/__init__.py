@@ -39,6 +39,11 @@ def _apply_embedded_defaults(app: Flask) -> None:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
+    if app.config.get("DEV_INSTANCE_META_SECRETS"):
+        # Laptop only: lets `whatsapp simulate` sign webhooks the local app accepts.
+        for name in ("META_APP_SECRET", "META_VERIFY_TOKEN"):
+            if not app.config.get(name):
+                app.config[name] = _instance_secret(app, name.lower())
     if not app.config.get("TOKEN_ENCRYPTION_KEYS"):
         from cryptography.fernet import Fernet
 

@@ -87,3 +87,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(org_cli)
     app.cli.add_command(apikey_cli)
     app.cli.add_command(demo_command)
+
+    from whatrack.cli_whatsapp import whatsapp_cli
+
+    app.cli.add_command(whatsapp_cli)

@@ -14,8 +14,10 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.auth.session import init_login
     from whatrack.blueprints.dashboard import bp as dashboard_bp
     from whatrack.blueprints.health import bp as health_bp
+    from whatrack.blueprints.media import bp as media_bp
     from whatrack.blueprints.public import bp as public_bp
     from whatrack.blueprints.settings import bp as settings_bp
+    from whatrack.blueprints.webhooks import bp as webhooks_bp
     from whatrack.logging import assign_request_id
     from whatrack.tenancy import release_request_org, resolve_request_org
 
@@ -26,6 +28,8 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")

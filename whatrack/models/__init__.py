@@ -2,17 +2,35 @@
 
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
+from whatrack.models.tickets import Stage, Ticket
 from whatrack.models.user import LoginAttempt, User
+from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
+from whatrack.models.whatsapp import (
+    Contact,
+    MediaFile,
+    Message,
+    MessageStatusEvent,
+    WhatsAppAccount,
+)
 
 __all__ = [
     "ApiKey",
+    "Contact",
     "Invite",
     "LoginAttempt",
+    "MediaFile",
     "Membership",
+    "Message",
+    "MessageStatusEvent",
     "Organization",
+    "Stage",
     "TenantMixin",
+    "Ticket",
     "TimestampMixin",
     "UTCDateTime",
     "User",
+    "WebhookEvent",
+    "WebhookEventRoute",
+    "WhatsAppAccount",
     "utcnow",
 ]

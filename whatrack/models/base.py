@@ -72,3 +72,12 @@ class TenantMixin:
         if row is None:
             abort(404)
         return row
+
+
+def dialect_insert(model: Any) -> Any:
+    """An INSERT supporting ON CONFLICT on both PostgreSQL and SQLite (laptop mode)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)

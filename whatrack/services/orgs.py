@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Invite, Membership, Organization, User, utcnow
-from whatrack.tenancy import ROLE_RANK, unscoped
+from whatrack.services.stages import create_default_stages
+from whatrack.tenancy import ROLE_RANK, bind_org, unscoped
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def create_org(name: str, owner: User) -> Organization:
     db.session.flush()
     db.session.add(Membership(organization_id=org.id, user_id=owner.id, role="owner"))
     db.session.flush()
+    with bind_org(org):
+        create_default_stages(org)
     log.info("organization %s created (owner user %s)", org.id, owner.id)
     return org
 

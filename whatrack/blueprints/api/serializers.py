@@ -26,3 +26,64 @@ def organization_json(org: Organization) -> dict[str, Any]:
             "paid_until": iso(org.paid_until),
         },
     }
+
+
+def ticket_json(ticket: Any) -> dict[str, Any]:
+    contact, stage = ticket.contact, ticket.stage
+    return {
+        "id": ticket.id,
+        "contact": {"wa_id": contact.wa_id, "name": contact.display_name},
+        "stage": {"id": stage.id, "name": stage.name, "kind": stage.kind} if stage else None,
+        "assignee": (
+            {"id": ticket.assignee.id, "name": ticket.assignee.name,
+             "email": ticket.assignee.email} if ticket.assignee else None
+        ),
+        "status": "closed" if ticket.closed_at else "open",
+        "lead_source": ticket.lead_source,
+        "created_at": iso(ticket.created_at),
+        "closed_at": iso(ticket.closed_at),
+        "window_expires_at": iso(ticket.window_expires_at),
+        "last_message_at": iso(ticket.last_message_at),
+        "last_message_preview": ticket.last_message_preview,
+        "unread_count": ticket.unread_count,
+        "tracking": {
+            "ctwa_clid": ticket.ctwa_clid,
+            "ad_id": ticket.source_id,
+            "source_type": ticket.source_type,
+            "source_url": ticket.source_url,
+            "headline": ticket.ad_headline,
+            "utm_source": ticket.utm_source,
+            "utm_medium": ticket.utm_medium,
+            "utm_campaign": ticket.utm_campaign,
+            "utm_content": ticket.utm_content,
+            "utm_term": ticket.utm_term,
+            "link": None,
+        },
+    }
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    media = None
+    if message.media_id:
+        media = {
+            "id": message.media_id,
+            "mime_type": message.media_mime_type,
+            "filename": message.media_filename,
+            "caption": message.media_caption,
+            "state": message.media_state,
+            "url": f"/media/{message.id}",
+        }
+    return {
+        "id": message.id,
+        "wamid": message.wamid,
+        "direction": message.direction,
+        "origin": message.origin,
+        "type": message.type,
+        "text": message.text,
+        "media": media,
+        "status": message.status,
+        "error": message.error,
+        "timestamp": iso(message.timestamp),
+        "is_history": message.is_history,
+        "reply_to": message.context_wamid,
+    }

@@ -144,3 +144,43 @@ def revoke_api_key(key_id: int):
     db.session.commit()
     flash(_("API key revoked."), "info")
     return redirect(url_for("settings.api_keys"))
+
+
+@bp.get("/whatsapp")
+@org_required
+def whatsapp():
+    from whatrack.services.whatsapp_accounts import list_accounts
+
+    return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
+                           features=feature_status())
+
+
+@bp.get("/webhooks")
+@role_required("admin")
+def webhook_events():
+    from flask import request
+
+    from whatrack.services import webhooks
+
+    state = request.args.get("state") or None
+    if state not in (None, "received", "processed", "failed", "unroutable"):
+        state = None
+    return render_template("settings/webhooks.html", events=webhooks.org_events(current_org, state),
+                           state=state, action_form=EmptyForm())
+
+
+@bp.post("/webhooks/<int:event_id>/reprocess")
+@role_required("admin")
+def reprocess_webhook(event_id: int):
+    from whatrack.services import webhooks
+    from whatrack.tasks import enqueue_after_commit
+    from whatrack.tasks.webhooks import process_webhook_event
+
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    event = webhooks.get_org_event_or_404(current_org, event_id)
+    webhooks.reset_for_reprocess(event)
+    enqueue_after_commit(process_webhook_event, event.id)
+    db.session.commit()
+    flash(_("Delivery queued for processing again."), "info")
+    return redirect(url_for("settings.webhook_events"))

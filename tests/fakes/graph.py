@@ -1,0 +1,155 @@
+"""A fake Meta Graph API: a real HTTP server on loopback that answers like Meta.
+
+The app reaches it through META_GRAPH_URL, so our real client, timeouts and error
+mapping run. Tests program failures and read the recorded requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    args: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Failure:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def meta_error(message: str, code: int, subcode: int | None = None,
+               error_type: str = "OAuthException", user_title: str | None = None,
+               user_msg: str | None = None) -> dict[str, Any]:
+    """Meta's error envelope."""
+    error: dict[str, Any] = {"message": message, "type": error_type, "code": code,
+                             "fbtrace_id": "AfakeTrace" + str(code)}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if user_title:
+        error["error_user_title"] = user_title
+    if user_msg:
+        error["error_user_msg"] = user_msg
+    return {"error": error}
+
+
+class FakeGraph:
+    def __init__(self, version: str = "v25.0", token: str = "test-token") -> None:
+        self.version = version
+        self.valid_tokens = {token}
+        self.requests: list[Recorded] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self._failures: dict[str, deque[Failure]] = {}
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- control ---------------------------------------------------------------------
+    def start(self) -> FakeGraph:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.media.clear()
+            self._failures.clear()
+
+    def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
+        self.media[media_id] = (content, mime_type)
+
+    def fail(self, path_prefix: str, status: int, body: Any = None, times: int = 1,
+             headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
+        """The next ``times`` requests whose path starts with ``path_prefix`` fail."""
+        with self._lock:
+            queue = self._failures.setdefault(path_prefix, deque())
+            for _ in range(times):
+                queue.append(Failure(status, body, headers or {}, delay))
+
+    def requests_to(self, path_prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    # --- server ----------------------------------------------------------------------
+    def _next_failure(self, path: str) -> Failure | None:
+        with self._lock:
+            for prefix, queue in self._failures.items():
+                if path.startswith(prefix) and queue:
+                    return queue.popleft()
+        return None
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        body = request.get_data()
+        with self._lock:
+            self.requests.append(Recorded(request.method, request.path, dict(request.headers),
+                                          dict(request.args), body))
+        response = self._respond(request)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        failure = self._next_failure(request.path)
+        if failure is not None:
+            if failure.delay:
+                import time
+
+                time.sleep(failure.delay)
+            return self._json(failure.body or meta_error("fake failure", 1), failure.status,
+                              failure.headers)
+        if not self._authorized(request):
+            return self._json(meta_error("Invalid OAuth access token.", 190), 401)
+        if request.path.startswith("/media-bin/"):
+            return self._media_bytes(request.path.removeprefix("/media-bin/"))
+        prefix = f"/{self.version}/"
+        if request.path.startswith(prefix):
+            return self.route(request, request.path.removeprefix(prefix))
+        return self._json(meta_error("Unknown path", 100, error_type="GraphMethodException"), 400)
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() or request.args.get("access_token", "")
+        return token in self.valid_tokens
+
+    def route(self, request: Request, path: str) -> Response:
+        """Graph objects by path; later features extend this (events, debug_token...)."""
+        if request.method == "GET" and "/" not in path and path in self.media:
+            content, mime = self.media[path]
+            return self._json({
+                "url": f"{self.url}/media-bin/{path}", "mime_type": mime,
+                "sha256": hashlib.sha256(content).hexdigest(), "file_size": len(content),
+                "id": path, "messaging_product": "whatsapp"})
+        return self._json(meta_error(f"Unsupported get request. Object with ID '{path}' does not "
+                                     "exist", 100, 33, "GraphMethodException"), 400)
+
+    def _media_bytes(self, media_id: str) -> Response:
+        if media_id not in self.media:
+            return self._json(meta_error("media not found", 100), 404)
+        content, mime = self.media[media_id]
+        return Response(content, 200, mimetype=mime)
+
+    @staticmethod
+    def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return Response(json.dumps(body), status, headers=headers or {},
+                        mimetype="application/json")

@@ -1,0 +1,103 @@
+"""Processing stored deliveries into contacts, tickets and messages."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from tests.fixtures_whatsapp import load_fixture
+from whatrack.tenancy import bind_org, unscoped
+
+
+def _all(db, model):
+    with unscoped():
+        return list(db.session.scalars(select(model).order_by(model.id)))
+
+
+def test_inbound_text_becomes_contact_ticket_and_message(whatsapp_org, post_webhook, worker, db):
+    from whatrack.models import Contact, Message, Ticket, WebhookEvent
+
+    assert post_webhook(load_fixture("inbound_text")).status_code == 200
+    worker.drain()
+    db.session.expire_all()
+    [event] = _all(db, WebhookEvent)
+    assert event.state == "processed", event.error
+    [contact] = _all(db, Contact)
+    [ticket] = _all(db, Ticket)
+    [message] = _all(db, Message)
+    body = json.loads(load_fixture("inbound_text"))
+    raw_msg = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert message.wamid == raw_msg["id"]
+    assert message.direction == "inbound" and message.origin == "customer"
+    assert message.text == raw_msg["text"]["body"]
+    sent_at = datetime.fromtimestamp(int(raw_msg["timestamp"]), UTC)
+    assert message.timestamp == sent_at
+    assert ticket.window_expires_at == sent_at + timedelta(hours=24)
+    assert ticket.unread_count == 1
+    assert ticket.contact_id == contact.id
+    assert ticket.organization_id == whatsapp_org["org_id"]
+
+
+def test_same_post_twice_is_one_message(whatsapp_org, post_webhook, worker, db):
+    from whatrack.models import Message, WebhookEvent
+
+    raw = load_fixture("inbound_text")
+    post_webhook(raw)
+    post_webhook(raw)
+    worker.drain()
+    db.session.expire_all()
+    assert len(_all(db, WebhookEvent)) == 2
+    assert len(_all(db, Message)) == 1
+
+
+def test_ctwa_referral_is_first_touch_on_the_ticket(whatsapp_org, post_webhook, worker, db):
+    from whatrack.models import Ticket
+
+    post_webhook(load_fixture("inbound_ctwa_referral"))
+    worker.drain()
+    db.session.expire_all()
+    [ticket] = _all(db, Ticket)
+    referral = json.loads(load_fixture("inbound_ctwa_referral"))["entry"][0]["changes"][0][
+        "value"]["messages"][0]["referral"]
+    assert ticket.lead_source == "ad"
+    assert ticket.ctwa_clid == referral["ctwa_clid"]
+    assert ticket.source_id == referral["source_id"]
+    assert ticket.ad_headline == referral["headline"]
+
+
+def test_unknown_number_is_kept_as_unroutable(make_org, post_webhook, worker, db):
+    from whatrack.models import Message, WebhookEvent
+
+    post_webhook(load_fixture("inbound_text"))
+    worker.drain()
+    db.session.expire_all()
+    [event] = _all(db, WebhookEvent)
+    assert event.state == "unroutable"
+    assert "300000000000001" in event.summary
+    assert _all(db, Message) == []
+
+
+def test_processing_error_retries_then_processes_exactly_once(
+        whatsapp_org, post_webhook, worker, db, monkeypatch):
+    from whatrack.models import Message, WebhookEvent
+    from whatrack.services import inbox
+
+    real = inbox.receive_message
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbox, "receive_message", flaky)
+    post_webhook(load_fixture("inbound_text"))
+    worker.drain()
+    db.session.expire_all()
+    [event] = _all(db, WebhookEvent)
+    assert event.state == "processed"
+    assert event.attempts == 2
+    assert len(_all(db, Message)) == 1
+    with bind_org(whatsapp_org["org_id"]):
+        assert db.session.scalar(select(func.count(Message.id))) == 1

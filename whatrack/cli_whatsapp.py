@@ -1,0 +1,130 @@
+"""``flask --app wsgi whatsapp attach | simulate | unroutable | reprocess``."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import click
+import requests
+from flask import current_app
+from flask.cli import AppGroup
+
+from whatrack.errors import WhaTrackError
+from whatrack.extensions import db
+from whatrack.integrations.meta.signatures import sign
+from whatrack.models import WebhookEvent, WhatsAppAccount
+from whatrack.services import webhooks
+from whatrack.services.whatsapp_accounts import attach_account, list_accounts
+from whatrack.tenancy import bind_org
+
+whatsapp_cli = AppGroup("whatsapp", help="WhatsApp numbers and webhooks.")
+
+
+def _org(slug: str):
+    from whatrack.cli import org_by_slug
+
+    return org_by_slug(slug)
+
+
+@whatsapp_cli.command("attach")
+@click.option("--org", "slug", required=True)
+@click.option("--waba-id", required=True)
+@click.option("--phone-number-id", required=True)
+@click.option("--display-phone-number", required=True)
+@click.option("--token", required=True)
+@click.option("--coexistence", is_flag=True, help="Number also used in the WhatsApp Business app.")
+def attach_command(slug: str, waba_id: str, phone_number_id: str, display_phone_number: str,
+                   token: str, coexistence: bool) -> None:
+    """Connect a number to an organization without the signup screen."""
+    org = _org(slug)
+    with bind_org(org):
+        try:
+            account = attach_account(org, waba_id=waba_id, phone_number_id=phone_number_id,
+                                     display_phone_number=display_phone_number, token=token,
+                                     coexistence=coexistence)
+        except WhaTrackError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        click.echo(f"attached {account.phone_number_id} (+{account.display_phone_number}) "
+                   f"to {org.slug}")
+
+
+def simulated_body(account: WhatsAppAccount, sender: str, text: str, name: str,
+                   ctwa_clid: str | None, ad_id: str | None) -> dict:
+    message = {"from": sender, "id": f"wamid.SIM{uuid.uuid4().hex.upper()}",
+               "timestamp": str(int(time.time())), "type": "text", "text": {"body": text}}
+    if ctwa_clid or ad_id:
+        message["referral"] = {
+            "source_url": "https://fb.me/simulated", "source_id": ad_id or "0",
+            "source_type": "ad", "headline": "Anúncio simulado", "body": "Simulated ad",
+            "media_type": "image", "ctwa_clid": ctwa_clid,
+        }
+    return {"object": "whatsapp_business_account", "entry": [{"id": account.waba_id, "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": account.display_phone_number,
+                         "phone_number_id": account.phone_number_id},
+            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+            "messages": [message]}}]}]}
+
+
+@whatsapp_cli.command("simulate")
+@click.option("--org", "slug", required=True)
+@click.option("--from", "sender", required=True, help="Customer number, digits (5511988887777).")
+@click.option("--text", required=True)
+@click.option("--name", default="Cliente Simulado")
+@click.option("--ctwa-clid", default=None)
+@click.option("--ad-id", default=None)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
+              help="Base URL of the running app.")
+def simulate_command(slug: str, sender: str, text: str, name: str, ctwa_clid: str | None,
+                     ad_id: str | None, url: str) -> None:
+    """Post a correctly signed inbound-message webhook to the running app."""
+    secret = current_app.config.get("META_APP_SECRET")
+    if not secret:
+        raise click.ClickException("META_APP_SECRET is not configured")
+    org = _org(slug)
+    with bind_org(org):
+        accounts = list_accounts(org)
+    if not accounts:
+        raise click.ClickException(f"{slug} has no WhatsApp number; run `whatsapp attach` first")
+    body = json.dumps(simulated_body(accounts[0], sender, text, name, ctwa_clid, ad_id),
+                      ensure_ascii=False).encode()
+    try:
+        response = requests.post(f"{url.rstrip('/')}/webhooks/whatsapp", data=body, timeout=10,
+                                 headers={"Content-Type": "application/json",
+                                          "X-Hub-Signature-256": sign(secret, body)})
+    except requests.RequestException as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from exc
+    click.echo(f"{response.status_code} {response.text.strip()}")
+    if response.status_code != 200:
+        raise click.ClickException("the app refused the webhook")
+
+
+@whatsapp_cli.command("unroutable")
+def unroutable_command() -> None:
+    """List deliveries for numbers no organization has connected (platform-wide)."""
+    events = webhooks.unroutable_events()
+    for event in events:
+        click.echo(f"{event.id}\t{event.received_at.isoformat(timespec='seconds')}\t"
+                   f"{event.summary or ''}")
+    click.echo(f"{len(events)} unroutable deliveries")
+
+
+@whatsapp_cli.command("reprocess")
+@click.argument("event_id", type=int)
+def reprocess_command(event_id: int) -> None:
+    """Run one stored delivery again (after connecting its number, or a fix)."""
+    from whatrack.tasks import enqueue_after_commit
+    from whatrack.tasks.webhooks import process_webhook_event
+
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None:
+        raise click.ClickException(f"no webhook event {event_id}")
+    webhooks.reset_for_reprocess(event)
+    enqueue_after_commit(process_webhook_event, event.id)
+    db.session.commit()
+    click.echo(f"webhook event {event_id} queued")

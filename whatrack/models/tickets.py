@@ -1,0 +1,100 @@
+"""Kanban stages and tickets: one conversation with a lead, and where it came from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from whatrack.extensions import db
+from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from whatrack.models.user import User
+    from whatrack.models.whatsapp import Contact, Message
+
+STAGE_KINDS = ("open", "won", "lost")
+DEFAULT_STAGES = (
+    ("Novo", "open"),
+    ("Em atendimento", "open"),
+    ("Agendado", "open"),
+    ("Ganho", "won"),
+    ("Perdido", "lost"),
+)
+LEAD_SOURCES = ("ad", "utm", "organic", "history")
+
+
+class Stage(TenantMixin, TimestampMixin, db.Model):
+    __tablename__ = "stages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Ticket(TenantMixin, TimestampMixin, db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # At most one open ticket per contact and number: the last guard against a burst of
+        # first messages opening two (creation is also serialised by the contact row lock).
+        Index(
+            "uq_tickets_one_open_per_contact",
+            "organization_id",
+            "contact_id",
+            "whatsapp_account_id",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_tickets_org_last_message", "organization_id", "last_message_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    whatsapp_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("whatsapp_accounts.id", ondelete="SET NULL")
+    )
+    stage_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stages.id", ondelete="RESTRICT"), index=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Imported from WhatsApp history sync: a past conversation, never a new lead.
+    imported: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_message_preview: Mapped[str | None] = mapped_column(String(160))
+    unread_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    # First-touch lead source, frozen when the ticket opens.
+    lead_source: Mapped[str] = mapped_column(String(12), nullable=False, default="organic")
+    ctwa_clid: Mapped[str | None] = mapped_column(String(512))
+    source_id: Mapped[str | None] = mapped_column(String(64))
+    source_type: Mapped[str | None] = mapped_column(String(16))
+    source_url: Mapped[str | None] = mapped_column(Text)
+    ad_headline: Mapped[str | None] = mapped_column(Text)
+    ad_body: Mapped[str | None] = mapped_column(Text)
+    ad_media_type: Mapped[str | None] = mapped_column(String(16))
+    ad_media_url: Mapped[str | None] = mapped_column(Text)
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    utm_source: Mapped[str | None] = mapped_column(String(255))
+    utm_medium: Mapped[str | None] = mapped_column(String(255))
+    utm_campaign: Mapped[str | None] = mapped_column(String(255))
+    utm_content: Mapped[str | None] = mapped_column(String(255))
+    utm_term: Mapped[str | None] = mapped_column(String(255))
+    fbclid: Mapped[str | None] = mapped_column(String(512))
+
+    contact: Mapped[Contact] = relationship()
+    stage: Mapped[Stage | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="ticket", order_by="Message.id", lazy="dynamic"
+    )

@@ -1,0 +1,149 @@
+"""WhatsApp numbers, the people who write to them, and every message in between."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from whatrack.crypto import decrypt_token, encrypt_token
+from whatrack.extensions import db
+from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from whatrack.models.tickets import Ticket
+
+MESSAGE_STATUSES = ("pending", "sent", "delivered", "read", "failed")
+# Forward-only order; "played" (voice note) counts as read, "failed" is terminal.
+STATUS_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3, "failed": 4}
+
+
+class WhatsAppAccount(TenantMixin, TimestampMixin, db.Model):
+    """A connected business number; ``phone_number_id`` routes webhooks to its tenant."""
+
+    __tablename__ = "whatsapp_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    waba_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    phone_number_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    display_phone_number: Mapped[str] = mapped_column(String(32), nullable=False)
+    verified_name: Mapped[str | None] = mapped_column(String(200))
+    business_id: Mapped[str | None] = mapped_column(String(32))
+    token_encrypted: Mapped[str | None] = mapped_column(Text)
+    coexistence: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="connected")
+
+    @property
+    def token(self) -> str | None:
+        return decrypt_token(self.token_encrypted) if self.token_encrypted else None
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self.token_encrypted = encrypt_token(value) if value else None
+
+    def __repr__(self) -> str:  # never the token
+        return f"<WhatsAppAccount {self.phone_number_id}>"
+
+
+class Contact(TenantMixin, TimestampMixin, db.Model):
+    """A customer, keyed by the canonical (13-digit for BR mobiles) WhatsApp id."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("organization_id", "wa_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wa_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    # The id exactly as Meta last sent it: replies must go to this one.
+    wa_id_reported: Mapped[str | None] = mapped_column(String(32))
+    bsuid: Mapped[str | None] = mapped_column(String(128))
+    profile_name: Mapped[str | None] = mapped_column(String(256))
+    saved_name: Mapped[str | None] = mapped_column(String(256))
+
+    @property
+    def display_name(self) -> str:
+        return self.saved_name or self.profile_name or f"+{self.wa_id}"
+
+
+class Message(TenantMixin, TimestampMixin, db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "wamid"),
+        Index("ix_messages_ticket_id_id", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    whatsapp_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("whatsapp_accounts.id", ondelete="SET NULL")
+    )
+    wamid: Mapped[str] = mapped_column(String(255), nullable=False)
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    origin: Mapped[str] = mapped_column(String(24), nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    is_history: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    context_wamid: Mapped[str | None] = mapped_column(String(255))
+    forwarded: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    media_id: Mapped[str | None] = mapped_column(String(128))
+    media_mime_type: Mapped[str | None] = mapped_column(String(128))
+    media_sha256: Mapped[str | None] = mapped_column(String(128))
+    media_filename: Mapped[str | None] = mapped_column(String(255))
+    media_caption: Mapped[str | None] = mapped_column(Text)
+    # none / pending / stored / failed / too_large
+    media_state: Mapped[str] = mapped_column(String(16), nullable=False, default="none")
+    media_error: Mapped[str | None] = mapped_column(String(255))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    contact: Mapped[Contact] = relationship()
+
+
+class MessageStatusEvent(TenantMixin, TimestampMixin, db.Model):
+    """Every status Meta reported, deduplicated; applied to the message, even if it lands later."""
+
+    __tablename__ = "message_status_events"
+    __table_args__ = (UniqueConstraint("organization_id", "wamid", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wamid: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class MediaFile(TenantMixin, TimestampMixin, db.Model):
+    """Cached media bytes, so Meta's short-lived URLs are fetched once per message."""
+
+    __tablename__ = "media_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    mime_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -1,0 +1,287 @@
+"""Turning parsed WhatsApp updates into contacts, tickets and messages (per organization)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from whatrack.extensions import db
+from whatrack.integrations.meta.webhook_parser import InboundMessage, MetaError, StatusUpdate
+from whatrack.models import (
+    Contact,
+    Message,
+    MessageStatusEvent,
+    Organization,
+    Ticket,
+    WhatsAppAccount,
+    utcnow,
+)
+from whatrack.models.base import dialect_insert
+from whatrack.models.whatsapp import STATUS_RANK
+from whatrack.services.phones import canonical_wa_id, digits, mask
+from whatrack.services.stages import entry_stage
+
+log = logging.getLogger(__name__)
+
+SERVICE_WINDOW = timedelta(hours=24)
+PREVIEW_LENGTH = 160
+# Meta's "message type not supported" (coexistence: polls, view-once...): kept as a placeholder.
+UNSUPPORTED_CODE = 131060
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    ticket: Ticket
+    ticket_created: bool
+
+
+def _contact_key(item: InboundMessage) -> tuple[str, str | None]:
+    """(canonical id, id as reported). Username-only users (BSUID era) have no phone."""
+    reported = digits(item.customer_wa_id)
+    if reported:
+        return canonical_wa_id(reported), reported
+    if item.bsuid:
+        return f"bsuid:{item.bsuid}", None
+    raise ValueError("message without a customer id")
+
+
+def upsert_contact(org: Organization, item: InboundMessage) -> Contact:
+    """The message's contact, created or refreshed; the row stays locked until commit.
+
+    The upsert takes the contact's row lock on PostgreSQL, which serialises everything
+    that follows for this (organization, contact): a burst of first messages opens one ticket.
+    """
+    wa_id, reported = _contact_key(item)
+    values: dict[str, Any] = {"organization_id": org.id, "wa_id": wa_id, "created_at": utcnow()}
+    updates: dict[str, Any] = {}
+    if reported:
+        values["wa_id_reported"] = updates["wa_id_reported"] = reported
+    # Only the customer's own messages carry their profile name.
+    if item.origin == "customer" and item.profile_name:
+        values["profile_name"] = updates["profile_name"] = item.profile_name[:256]
+    if item.bsuid:
+        values["bsuid"] = updates["bsuid"] = item.bsuid[:128]
+    stmt = dialect_insert(Contact).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["organization_id", "wa_id"],
+        set_=updates or {"wa_id": stmt.excluded.wa_id},
+    ).returning(Contact.id)
+    contact_id = db.session.execute(stmt).scalar_one()
+    return db.session.scalars(
+        select(Contact).where(Contact.id == contact_id).execution_options(populate_existing=True)
+    ).one()
+
+
+def _open_ticket(org: Organization, account: WhatsAppAccount, contact: Contact) -> Ticket | None:
+    stmt = select(Ticket).where(
+        Ticket.contact_id == contact.id,
+        Ticket.whatsapp_account_id == account.id,
+        Ticket.closed_at.is_(None),
+    )
+    return db.session.scalars(stmt.with_for_update()).first()
+
+
+def _latest_ticket(contact: Contact) -> Ticket | None:
+    stmt = select(Ticket).where(Ticket.contact_id == contact.id).order_by(Ticket.id.desc())
+    return db.session.scalars(stmt.limit(1)).first()
+
+
+def _apply_lead_source(ticket: Ticket, item: InboundMessage) -> None:
+    referral = item.referral
+    if item.origin != "customer" or referral is None:
+        return
+    ticket.lead_source = "ad"
+    ticket.ctwa_clid = referral.ctwa_clid
+    ticket.source_id = referral.source_id
+    ticket.source_type = referral.source_type
+    ticket.source_url = referral.source_url
+    ticket.ad_headline = referral.headline
+    ticket.ad_body = referral.body
+    ticket.ad_media_type = referral.media_type
+    ticket.ad_media_url = referral.image_url or referral.video_url or referral.thumbnail_url
+    ticket.referral = referral.raw or None
+
+
+def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
+                item: InboundMessage) -> Ticket:
+    ticket = Ticket(
+        organization_id=org.id,
+        contact_id=contact.id,
+        whatsapp_account_id=account.id,
+        stage_id=entry_stage(org).id,
+        lead_source="history" if item.is_history else "organic",
+        imported=item.is_history,
+        # A past conversation is filed closed: the customer's next live message is a new ticket.
+        closed_at=utcnow() if item.is_history else None,
+    )
+    _apply_lead_source(ticket, item)
+    db.session.add(ticket)
+    db.session.flush()
+    log.info("ticket %s opened (source %s)", ticket.id, ticket.lead_source)
+    return ticket
+
+
+def _ticket_for(org: Organization, account: WhatsAppAccount, contact: Contact,
+                item: InboundMessage) -> tuple[Ticket, bool]:
+    ticket = _open_ticket(org, account, contact)
+    if ticket is None and item.is_history:
+        ticket = _latest_ticket(contact)
+    if ticket is not None:
+        return ticket, False
+    return _new_ticket(org, account, contact, item), True
+
+
+def _error_json(errors: tuple[MetaError, ...]) -> dict[str, Any] | None:
+    if not errors:
+        return None
+    first = errors[0]
+    data = asdict(first)
+    if len(errors) > 1:
+        data["more"] = [asdict(e) for e in errors[1:]]
+    return data
+
+
+def _message_values(org: Organization, account: WhatsAppAccount, contact: Contact,
+                    ticket: Ticket, item: InboundMessage) -> dict[str, Any]:
+    media = item.media
+    return {
+        "organization_id": org.id,
+        "ticket_id": ticket.id,
+        "contact_id": contact.id,
+        "whatsapp_account_id": account.id,
+        "wamid": item.wamid,
+        "direction": item.direction,
+        "origin": item.origin,
+        "type": item.type[:32],
+        "text": item.text,
+        "is_history": item.is_history,
+        # Inbound messages arrived; echoes were sent by the business app already.
+        "status": "read" if item.is_history else ("sent" if item.direction == "outbound"
+                                                   else "delivered"),
+        "error": _error_json(item.errors),
+        "timestamp": item.timestamp or utcnow(),
+        "context_wamid": item.context.replied_to_wamid if item.context else None,
+        "forwarded": bool(item.context and item.context.forwarded),
+        "referral": item.referral.raw if item.referral else None,
+        "details": item.details or None,
+        "media_id": media.id if media else None,
+        "media_mime_type": media.mime_type if media else None,
+        "media_sha256": media.sha256 if media else None,
+        "media_filename": media.filename if media else None,
+        "media_caption": media.caption if media else None,
+        "media_state": "pending" if media and media.id else "none",
+        "created_at": utcnow(),
+    }
+
+
+def _insert_message(values: dict[str, Any]) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING: a redelivered wamid is a no-op even under races."""
+    stmt = (
+        dialect_insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["organization_id", "wamid"])
+        .returning(Message.id)
+    )
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def _preview(item: InboundMessage) -> str:
+    text = item.text or (item.media.caption if item.media else None) or f"[{item.type}]"
+    return text[:PREVIEW_LENGTH]
+
+
+def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
+    if ticket.last_message_at is None or when >= ticket.last_message_at:
+        ticket.last_message_at = when
+        ticket.last_message_preview = _preview(item)
+    if item.origin == "customer":
+        # Only the customer's own messages open the 24h window, by Meta's timestamp.
+        if ticket.last_inbound_at is None or when > ticket.last_inbound_at:
+            ticket.last_inbound_at = when
+            ticket.window_expires_at = when + SERVICE_WINDOW
+        ticket.unread_count += 1
+    elif item.origin == "business_app_echo":
+        ticket.unread_count = 0  # the secretary answered from the phone: she has read it
+
+
+def message_exists(org: Organization, wamid: str) -> bool:
+    stmt = select(Message.id).where(Message.organization_id == org.id, Message.wamid == wamid)
+    return db.session.scalar(stmt) is not None
+
+
+def receive_message(org: Organization, account: WhatsAppAccount,
+                    item: InboundMessage) -> Received | None:
+    """Store one inbound message, echo or history item for ``org``; None if already stored."""
+    contact = upsert_contact(org, item)
+    # Checked under the contact lock, so a duplicate never opens a stray ticket.
+    if message_exists(org, item.wamid):
+        return None
+    ticket, created = _ticket_for(org, account, contact, item)
+    message_id = _insert_message(_message_values(org, account, contact, ticket, item))
+    if message_id is None:
+        return None
+    message = db.session.get(Message, message_id)
+    _touch_ticket(ticket, item, message.timestamp)
+    _apply_pending_statuses(org, message)
+    db.session.flush()
+    log.info("message %s stored on ticket %s from %s", message.id, ticket.id,
+             mask(contact.wa_id))
+    return Received(message=message, ticket=ticket, ticket_created=created)
+
+
+# --- statuses ----------------------------------------------------------------------------
+
+
+def _moves_forward(current: str, new: str) -> bool:
+    if current == "failed" or new not in STATUS_RANK:
+        return False
+    if new == "failed":
+        # Positive evidence wins: a delivered or read message did not fail.
+        return current in ("pending", "sent")
+    return STATUS_RANK[new] > STATUS_RANK.get(current, 0)
+
+
+def _set_status(message: Message, status: str, when: datetime | None,
+                errors: list[dict[str, Any]] | None) -> bool:
+    normalized = "read" if status == "played" else status
+    if not _moves_forward(message.status, normalized):
+        return False
+    message.status = normalized
+    message.status_at = when
+    if normalized == "failed" and errors:
+        message.error = errors[0]
+    return True
+
+
+def _apply_pending_statuses(org: Organization, message: Message) -> None:
+    """Statuses that arrived before their message (Meta does not order deliveries)."""
+    stmt = select(MessageStatusEvent).where(MessageStatusEvent.wamid == message.wamid)
+    events = sorted(db.session.scalars(stmt), key=lambda e: STATUS_RANK.get(e.status, 0))
+    for event in events:
+        _set_status(message, event.status, event.timestamp, event.errors)
+
+
+def apply_status(org: Organization, update: StatusUpdate) -> Message | None:
+    """Record a status and move its message forward; the message may not exist yet."""
+    errors = [asdict(e) for e in update.errors] or None
+    when = update.timestamp or utcnow()
+    stmt = (
+        dialect_insert(MessageStatusEvent)
+        .values(organization_id=org.id, wamid=update.wamid, status=update.status[:16],
+                timestamp=when, errors=errors, conversation=update.conversation,
+                pricing=update.pricing, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["organization_id", "wamid", "status"])
+    )
+    db.session.execute(stmt)
+    message = db.session.scalars(
+        select(Message).where(Message.wamid == update.wamid).with_for_update()
+    ).first()
+    if message is None or not _set_status(message, update.status, when, errors):
+        return None
+    db.session.flush()
+    return message

@@ -1,0 +1,227 @@
+"""Webhook deliveries: stored raw before the 200, processed (and re-processed) from the row."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from whatrack.extensions import db
+from whatrack.integrations.meta.webhook_parser import (
+    InboundMessage,
+    MalformedPayload,
+    ParsedWebhook,
+    StatusUpdate,
+    parse_bytes,
+)
+from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
+from whatrack.realtime.events import publish_after_commit
+from whatrack.services import inbox
+from whatrack.services.whatsapp_accounts import accounts_by_phone_number_id, accounts_by_waba_id
+from whatrack.tenancy import bind_org
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+def store_webhook(raw: bytes, source: str = "meta") -> WebhookEvent:
+    """Keep the delivery exactly as received (the caller commits before answering 200)."""
+    event = WebhookEvent(source=source, body=raw, body_sha256=hashlib.sha256(raw).hexdigest())
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def lock_event(event_id: int) -> WebhookEvent | None:
+    """The event if no other worker holds it; SKIP LOCKED lets racing workers move on."""
+    stmt = select(WebhookEvent).where(WebhookEvent.id == event_id)
+    return db.session.scalars(stmt.with_for_update(skip_locked=True)).first()
+
+
+@dataclass
+class Outcome:
+    messages: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    others: int = 0
+    unroutable: set[str] = field(default_factory=set)
+    orgs: set[int] = field(default_factory=set)
+
+    def summary(self) -> str:
+        text = (f"{self.messages} messages, {self.duplicates} duplicates, "
+                f"{self.statuses} statuses, {self.others} other")
+        if self.unroutable:
+            text += f"; unroutable numbers: {', '.join(sorted(self.unroutable))}"
+        return text[:255]
+
+
+def _group_by_account(parsed: ParsedWebhook, outcome: Outcome):
+    routes = accounts_by_phone_number_id(parsed.phone_number_ids())
+    groups: dict[int, list[InboundMessage | StatusUpdate]] = defaultdict(list)
+    accounts: dict[int, WhatsAppAccount] = {}
+    for item in [*parsed.messages, *parsed.statuses]:
+        account = routes.get(item.phone_number_id or "")
+        if account is None:
+            outcome.unroutable.add(item.phone_number_id or "?")
+            continue
+        accounts[account.id] = account
+        groups[account.id].append(item)
+    return accounts, groups
+
+
+def _route_others(parsed: ParsedWebhook, outcome: Outcome) -> None:
+    """Account updates, template statuses, history notices...: logged, linked to the tenant."""
+    waba_routes = accounts_by_waba_id({o.waba_id for o in parsed.others if o.waba_id})
+    for other in parsed.others:
+        outcome.others += 1
+        account = waba_routes.get(other.waba_id or "")
+        if account is not None:
+            outcome.orgs.add(account.organization_id)
+        log.info("webhook field %s (%s) recorded",
+                 getattr(other, "field", None), type(other).__name__)
+
+
+def _process_group(org: Organization, account: WhatsAppAccount,
+                   items: list[InboundMessage | StatusUpdate], outcome: Outcome) -> None:
+    for item in items:
+        if isinstance(item, InboundMessage):
+            received = inbox.receive_message(org, account, item)
+            if received is None:
+                outcome.duplicates += 1
+                continue
+            outcome.messages += 1
+            _after_message(org, received)
+        else:
+            outcome.statuses += 1
+            message = inbox.apply_status(org, item)
+            if message is not None:
+                publish_after_commit(org.id, "message.status", {
+                    "ticket_id": message.ticket_id, "message_id": message.id,
+                    "status": message.status})
+
+
+def _after_message(org: Organization, received: inbox.Received) -> None:
+    from whatrack.tasks import enqueue_after_commit
+    from whatrack.tasks.messaging import fetch_media
+
+    message = received.message
+    if message.media_state == "pending":
+        enqueue_after_commit(fetch_media, org.id, message.id)
+    publish_after_commit(org.id, "message.created", {
+        "ticket_id": received.ticket.id, "message_id": message.id,
+        "direction": message.direction, "ticket_created": received.ticket_created})
+
+
+def process_event(event: WebhookEvent) -> Outcome:
+    """Parse and apply one stored delivery; the caller commits once."""
+    event.attempts += 1
+    outcome = Outcome()
+    try:
+        parsed = parse_bytes(event.body)
+    except MalformedPayload as exc:
+        event.state, event.processed_at = "failed", utcnow()
+        event.error = f"malformed: {exc.reason}"
+        log.warning("webhook %s is malformed: %s", event.id, exc.reason)
+        return outcome
+    accounts, groups = _group_by_account(parsed, outcome)
+    for account_id, items in groups.items():
+        account = accounts[account_id]
+        org = db.session.get(Organization, account.organization_id)
+        with bind_org(org):
+            _process_group(org, account, items, outcome)
+            db.session.flush()  # while bound, so the tenancy flush check sees this org
+        outcome.orgs.add(org.id)
+    _route_others(parsed, outcome)
+    _record_routes(event, outcome.orgs)
+    routed = outcome.messages or outcome.duplicates or outcome.statuses or outcome.orgs
+    event.state = "unroutable" if outcome.unroutable and not routed else "processed"
+    event.processed_at, event.error, event.summary = utcnow(), None, outcome.summary()
+    if outcome.unroutable:
+        log.warning("webhook %s has unroutable numbers %s", event.id, sorted(outcome.unroutable))
+    return outcome
+
+
+def _record_routes(event: WebhookEvent, org_ids: set[int]) -> None:
+    for org_id in org_ids:
+        with bind_org(org_id):
+            exists = db.session.scalar(
+                select(WebhookEventRoute.id).where(WebhookEventRoute.webhook_event_id == event.id)
+            )
+            if exists is None:
+                db.session.add(WebhookEventRoute(organization_id=org_id,
+                                                 webhook_event_id=event.id))
+                db.session.flush()
+
+
+def record_failure(event_id: int, error: str) -> WebhookEvent | None:
+    """After a rollback: count the attempt; give up (state failed) after MAX_ATTEMPTS."""
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None:
+        return None
+    event.attempts += 1
+    event.error = error[:2000]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.state = "failed"
+        event.processed_at = utcnow()
+    return event
+
+
+def reset_for_reprocess(event: WebhookEvent) -> None:
+    """An operator asked to run it again (e.g. after connecting a number)."""
+    event.state, event.error, event.processed_at = "received", None, None
+
+
+def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> list[int]:
+    """Deliveries still 'received' after a while: their queue message was lost."""
+    cutoff = utcnow() - older_than
+    stmt = (
+        select(WebhookEvent.id)
+        .where(WebhookEvent.state == "received", WebhookEvent.received_at < cutoff)
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def org_events(org: Organization, state: str | None = None, limit: int = 100) -> list[WebhookEvent]:
+    """The operators' view: deliveries that touched ``org`` (newest first)."""
+    stmt = (
+        select(WebhookEvent)
+        .join(WebhookEventRoute, WebhookEventRoute.webhook_event_id == WebhookEvent.id)
+        .where(WebhookEventRoute.organization_id == org.id)
+        .order_by(WebhookEvent.id.desc())
+        .limit(limit)
+    )
+    if state:
+        stmt = stmt.where(WebhookEvent.state == state)
+    return list(db.session.scalars(stmt))
+
+
+def unroutable_events(limit: int = 200) -> list[WebhookEvent]:
+    stmt = (
+        select(WebhookEvent)
+        .where(WebhookEvent.state == "unroutable")
+        .order_by(WebhookEvent.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def get_org_event_or_404(org: Organization, event_id: int) -> WebhookEvent:
+    """A delivery visible to ``org`` (it touched one of its numbers); 404 otherwise."""
+    from flask import abort
+
+    stmt = (
+        select(WebhookEvent)
+        .join(WebhookEventRoute, WebhookEventRoute.webhook_event_id == WebhookEvent.id)
+        .where(WebhookEvent.id == event_id, WebhookEventRoute.organization_id == org.id)
+    )
+    event = db.session.scalars(stmt).first()
+    if event is None:
+        abort(404)
+    return event

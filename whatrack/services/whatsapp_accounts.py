@@ -1,0 +1,77 @@
+"""Connecting WhatsApp numbers and routing webhooks to them."""
+
+from __future__ import annotations
+
+import logging
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from whatrack.errors import ConflictError, ValidationError
+from whatrack.extensions import db
+from whatrack.models import Organization, WhatsAppAccount
+from whatrack.services.phones import digits
+from whatrack.tenancy import unscoped
+
+log = logging.getLogger(__name__)
+
+
+def attach_account(
+    org: Organization,
+    *,
+    waba_id: str,
+    phone_number_id: str,
+    display_phone_number: str,
+    token: str | None,
+    verified_name: str | None = None,
+    business_id: str | None = None,
+    coexistence: bool = False,
+) -> WhatsAppAccount:
+    """Connect a number to ``org`` (or refresh it); a number belongs to one tenant only."""
+    if not (waba_id.strip() and phone_number_id.strip() and digits(display_phone_number)):
+        raise ValidationError(_("WABA id, phone number id and display number are required."))
+    with unscoped():
+        account = db.session.scalars(
+            select(WhatsAppAccount).where(WhatsAppAccount.phone_number_id == phone_number_id)
+        ).first()
+    if account is not None and account.organization_id != org.id:
+        raise ConflictError(_("This number is already connected to another organization."))
+    if account is None:
+        account = WhatsAppAccount(organization_id=org.id, phone_number_id=phone_number_id)
+        db.session.add(account)
+    account.waba_id = waba_id
+    account.display_phone_number = digits(display_phone_number)
+    account.verified_name = verified_name
+    account.business_id = business_id
+    account.coexistence = coexistence
+    account.status = "connected"
+    if token:
+        account.token = token
+    db.session.flush()
+    log.info("whatsapp number %s attached to organization %s", phone_number_id, org.id)
+    return account
+
+
+def accounts_by_phone_number_id(phone_number_ids: set[str]) -> dict[str, WhatsAppAccount]:
+    """Routing table for one delivery; runs before any tenant is known."""
+    if not phone_number_ids:
+        return {}
+    with unscoped():
+        rows = db.session.scalars(
+            select(WhatsAppAccount).where(WhatsAppAccount.phone_number_id.in_(phone_number_ids))
+        )
+        return {row.phone_number_id: row for row in rows}
+
+
+def accounts_by_waba_id(waba_ids: set[str]) -> dict[str, WhatsAppAccount]:
+    if not waba_ids:
+        return {}
+    with unscoped():
+        rows = db.session.scalars(
+            select(WhatsAppAccount).where(WhatsAppAccount.waba_id.in_(waba_ids))
+        )
+        return {row.waba_id: row for row in rows}
+
+
+def list_accounts(org: Organization) -> list[WhatsAppAccount]:
+    return list(db.session.scalars(select(WhatsAppAccount).order_by(WhatsAppAccount.id)))

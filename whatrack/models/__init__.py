@@ -2,7 +2,8 @@
 
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
-from whatrack.models.tickets import Stage, Ticket
+from whatrack.models.sales import Sale, SaleEvent
+from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
 from whatrack.models.user import LoginAttempt, User
 from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
 from whatrack.models.whatsapp import (
@@ -23,9 +24,13 @@ __all__ = [
     "Message",
     "MessageStatusEvent",
     "Organization",
+    "Sale",
+    "SaleEvent",
     "Stage",
     "TenantMixin",
     "Ticket",
+    "TicketEvent",
+    "TicketNote",
     "TimestampMixin",
     "UTCDateTime",
     "User",

@@ -65,6 +65,10 @@ class Ticket(TenantMixin, TimestampMixin, db.Model):
     )
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lost_reason: Mapped[str | None] = mapped_column(String(60))
+    lost_note: Mapped[str | None] = mapped_column(String(500))
+    # Optimistic concurrency: the UI sends the version it saw, a stale one gets 409.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
     # Imported from WhatsApp history sync: a past conversation, never a new lead.
     imported: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
@@ -98,3 +102,32 @@ class Ticket(TenantMixin, TimestampMixin, db.Model):
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", lazy="dynamic"
     )
+
+
+class TicketEvent(TenantMixin, TimestampMixin, db.Model):
+    """The ticket's history: stage moves, assignments, closing, notes (who and when)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    user: Mapped[User | None] = relationship()
+
+
+class TicketNote(TenantMixin, TimestampMixin, db.Model):
+    __tablename__ = "ticket_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+
+    user: Mapped[User | None] = relationship()

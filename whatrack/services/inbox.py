@@ -122,6 +122,10 @@ def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
     _apply_lead_source(ticket, item)
     db.session.add(ticket)
     db.session.flush()
+    if ticket.lead_source == "ad":
+        from whatrack.services import conversions
+
+        conversions.record_lead(org, ticket)
     log.info("ticket %s opened (source %s)", ticket.id, ticket.lead_source)
     return ticket
 

@@ -46,3 +46,66 @@ def list_ticket_messages(ticket_id: int):
                          limit=page_size(request.args.get("limit")))
     return jsonify({"data": [message_json(m) for m in page.items],
                     "next_cursor": page.next_cursor})
+
+
+def _json_body() -> dict:
+    from flask import request
+
+    from whatrack.errors import ValidationError
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("send a JSON object (Content-Type: application/json)")
+    return body
+
+
+@bp.patch("/tickets/<int:ticket_id>")
+def update_ticket(ticket_id: int):
+    from whatrack.blueprints.api.serializers import ticket_json
+    from whatrack.extensions import db
+    from whatrack.models import Ticket
+    from whatrack.services import tickets as ticket_service
+
+    body = _json_body()
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    ticket = ticket_service.lock_ticket(current_org, ticket.id)
+    if "stage_id" in body:
+        stage = ticket_service.stage_of(current_org, body["stage_id"])
+        if stage.kind == "won":
+            from whatrack.errors import ValidationError
+
+            raise ValidationError("a ticket is won by a sale: POST /tickets/<id>/sales",
+                                  field="stage_id")
+        ticket_service.move_ticket(current_org, ticket, stage, None,
+                                   lost_reason=body.get("lost_reason"),
+                                   lost_note=body.get("lost_note"))
+    if "assignee" in body:
+        assignee = None
+        if body["assignee"] is not None:
+            assignee = ticket_service.member_of(current_org, body["assignee"])
+        ticket_service.assign_ticket(current_org, ticket, assignee, None)
+    db.session.commit()
+    return jsonify({"ticket": ticket_json(ticket)})
+
+
+@bp.post("/tickets/<int:ticket_id>/sales")
+def create_sale(ticket_id: int):
+    from whatrack.blueprints.api.serializers import sale_json
+    from whatrack.extensions import db
+    from whatrack.models import Ticket
+    from whatrack.services import conversions, sales
+    from whatrack.services.money import parse_amount, parse_currency
+
+    body = _json_body()
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    if not isinstance(body.get("description") or "", str):
+        from whatrack.errors import ValidationError
+
+        raise ValidationError("description must be a string", field="description")
+    data = sales.SaleInput(value=parse_amount(body.get("value"), style="api"),
+                           currency=parse_currency(body.get("currency")),
+                           description=body.get("description"))
+    sale = sales.close_sale(current_org, ticket.id, data, "api", None)
+    db.session.commit()
+    return jsonify({"sale": sale_json(sale),
+                    "conversion_event": conversions.sale_event_json(current_org, sale)}), 201

@@ -87,3 +87,19 @@ def message_json(message: Any) -> dict[str, Any]:
         "is_history": message.is_history,
         "reply_to": message.context_wamid,
     }
+
+
+def sale_json(sale: Any) -> dict[str, Any]:
+    return {
+        "id": sale.id,
+        "ticket_id": sale.ticket_id,
+        "value": str(sale.value),
+        "currency": sale.currency,
+        "description": sale.description,
+        "origin": sale.origin,
+        "status": sale.status,
+        "cancelled": sale.cancelled_at is not None,
+        "cancel_reason": sale.cancel_reason,
+        "created_at": iso(sale.created_at),
+        "decided_at": iso(sale.decided_at),
+    }

@@ -69,7 +69,7 @@ def _init_extensions(app: Flask) -> None:
 
     from whatrack import after_commit, tenancy
     from whatrack.extensions import babel, csrf, db, login_manager, migrate, sock
-    from whatrack.i18n import select_locale, select_timezone
+    from whatrack.i18n import i18n_init_app, select_locale, select_timezone
     from whatrack.realtime import realtime_init_app
     from whatrack.security import security_init_app
     from whatrack.tasks.broker import dramatiq_init_app
@@ -80,6 +80,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     sock.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    i18n_init_app(app)
     _install_session_hooks(FlaskSession, after_commit, tenancy)
     realtime_init_app(app)
     dramatiq_init_app(app)

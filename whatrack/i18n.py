@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from flask import current_app, g, request, session
-from flask_babel import format_currency
+from flask import Flask, current_app, g, request, session
+from flask_babel import format_currency, format_timedelta
 from flask_login import current_user
 
 LANG_SESSION_KEY = "lang"
@@ -34,3 +35,14 @@ def money(value: Decimal | None, currency: str = "BRL") -> str:
     if value is None:
         return ""
     return format_currency(value, currency)
+
+
+def since(value: datetime | None) -> str:
+    """'3 days' style age of a ticket, in the UI language."""
+    if value is None:
+        return ""
+    return format_timedelta(datetime.now(UTC) - value, threshold=1.1)
+
+
+def i18n_init_app(app: Flask) -> None:
+    app.jinja_env.filters["since"] = since

@@ -140,6 +140,10 @@ def memberships_of(user: Any) -> list[Membership]:
 
 def resolve_request_org() -> None:
     """before_request: pick the active org from the session, verify membership, bind it."""
+    # Nothing may survive from an earlier request that shared this app context (tests,
+    # streamed responses): the org is always resolved from scratch.
+    for key in ("current_org", "membership", "memberships"):
+        g.pop(key, None)
     if not current_user.is_authenticated:
         return
     memberships = memberships_of(current_user)

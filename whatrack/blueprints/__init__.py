@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.media import bp as media_bp
     from whatrack.blueprints.public import bp as public_bp
     from whatrack.blueprints.settings import bp as settings_bp
+    from whatrack.blueprints.tickets import bp as tickets_bp
     from whatrack.blueprints.webhooks import bp as webhooks_bp
     from whatrack.logging import assign_request_id
     from whatrack.tenancy import release_request_org, resolve_request_org
@@ -32,6 +33,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
+    app.register_blueprint(tickets_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 

@@ -27,3 +27,8 @@ def on_stage_reached(org: Organization, ticket: Ticket, stage: Stage) -> None:
 def sale_event_json(org: Organization, sale: Sale) -> dict | None:
     """The Purchase event of ``sale`` as the API shows it (None if it has none)."""
     return None
+
+
+def ticket_events(org: Organization, ticket: Ticket) -> list:
+    """The ticket's conversion events, newest first, for the ticket panel."""
+    return []

@@ -135,3 +135,9 @@ def mark_read(org: Organization, ticket: Ticket) -> None:
         ticket.unread_count = 0
         publish_after_commit(org.id, "ticket.read", {"ticket_id": ticket.id})
         db.session.flush()
+
+
+def ticket_notes(org: Organization, ticket: Ticket) -> list[TicketNote]:
+    stmt = select(TicketNote).where(TicketNote.ticket_id == ticket.id).order_by(
+        TicketNote.id.desc())
+    return list(db.session.scalars(stmt))

@@ -16,11 +16,6 @@ COMING_SOON = {
         _l("Inbox"),
         _l("Every WhatsApp conversation of your number, live, with the 24-hour window."),
     ),
-    "tickets": (
-        "/tickets",
-        _l("Tickets"),
-        _l("A Kanban of your leads, tagged with the ad or link they came from."),
-    ),
     "tracking": (
         "/tracking",
         _l("Tracking"),

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("tickets", __name__)
+
+from whatrack.blueprints.tickets import routes, sales, ws  # noqa: E402, F401

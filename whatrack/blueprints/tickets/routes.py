@@ -1,0 +1,149 @@
+"""The Kanban board and the ticket panel."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from whatrack.blueprints.tickets import bp
+from whatrack.blueprints.tickets.common import done, refused, render_card
+from whatrack.errors import WhaTrackError
+from whatrack.extensions import db
+from whatrack.models import Ticket
+from whatrack.services import board, orgs, sales, tickets
+from whatrack.services.stages import active_stages
+from whatrack.services.tickets import LOST_REASONS
+from whatrack.tenancy import current_org, org_required
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _filters() -> board.BoardFilters:
+    return board.BoardFilters(
+        assignee=request.args.get("assignee") or None,
+        source=request.args.get("source") or None,
+        date_from=_date_arg("from"),
+        date_to=_date_arg("to"),
+        q=(request.args.get("q") or "").strip() or None,
+    )
+
+
+@bp.get("/dashboard/tickets")
+@org_required
+def board_view():
+    filters = _filters()
+    return render_template(
+        "tickets/board.html",
+        board=board.load_board(current_org, filters, current_user),
+        filters=filters,
+        members=orgs.list_members(current_org),
+        lost_reasons=lost_reason_labels(),
+    )
+
+
+def lost_reason_labels() -> list[tuple[str, str]]:
+    labels = {
+        "price": _("Price"),
+        "no_reply": _("Stopped replying"),
+        "competitor": _("Chose a competitor"),
+        "not_interested": _("Not interested"),
+        "no_availability": _("No availability"),
+        "other": _("Other"),
+    }
+    return [(key, labels[key]) for key in LOST_REASONS]
+
+
+@bp.get("/dashboard/tickets/<int:ticket_id>")
+@org_required
+def panel(ticket_id: int):
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    if request.args.get("read") == "1":
+        tickets.mark_read(current_org, ticket)
+        db.session.commit()
+    from whatrack.services import conversions
+
+    context = {
+        "ticket": ticket,
+        "sales": sales.ticket_sales(current_org, ticket),
+        "notes": tickets.ticket_notes(current_org, ticket),
+        "members": orgs.list_members(current_org),
+        "stages": active_stages(current_org),
+        "conversion_events": conversions.ticket_events(current_org, ticket),
+        "lost_reasons": lost_reason_labels(),
+    }
+    template = "tickets/_panel.html" if request.args.get("partial") else "tickets/panel.html"
+    return render_template(template, **context)
+
+
+@bp.get("/dashboard/tickets/<int:ticket_id>/card")
+@org_required
+def card(ticket_id: int):
+    return render_card(Ticket.get_for_org_or_404(ticket_id, current_org))
+
+
+def _seen_version() -> int | None:
+    raw = request.form.get("version") or (request.get_json(silent=True) or {}).get("version")
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _field(name: str) -> str | None:
+    if request.is_json:
+        value = (request.get_json(silent=True) or {}).get(name)
+        return None if value is None else str(value)
+    return request.form.get(name)
+
+
+@bp.post("/dashboard/tickets/<int:ticket_id>/move")
+@org_required
+def move(ticket_id: int):
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    try:
+        ticket = tickets.lock_ticket(current_org, ticket.id)
+        tickets.check_version(ticket, _seen_version())
+        stage = tickets.stage_of(current_org, _field("stage_id"))
+        if stage.kind == "won":
+            raise WhaTrackError(_("Record the sale to move this ticket to a won stage."),
+                                code="sale_required")
+        tickets.move_ticket(current_org, ticket, stage, current_user,
+                            lost_reason=_field("lost_reason"), lost_note=_field("lost_note"))
+    except WhaTrackError as exc:
+        return refused(exc, ticket)
+    db.session.commit()
+    return done(ticket, _("Ticket moved."))
+
+
+@bp.post("/dashboard/tickets/<int:ticket_id>/assign")
+@org_required
+def assign(ticket_id: int):
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    raw = _field("assignee")
+    try:
+        assignee = tickets.member_of(current_org, raw) if raw else None
+        tickets.assign_ticket(current_org, ticket, assignee, current_user)
+    except WhaTrackError as exc:
+        return refused(exc, ticket)
+    db.session.commit()
+    return done(ticket, _("Assignment saved."))
+
+
+@bp.post("/dashboard/tickets/<int:ticket_id>/notes")
+@org_required
+def add_note(ticket_id: int):
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    try:
+        tickets.add_note(current_org, ticket, current_user, _field("body") or "")
+    except WhaTrackError as exc:
+        return refused(exc, ticket)
+    db.session.commit()
+    return done(ticket, _("Note added."))

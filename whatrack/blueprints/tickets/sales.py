@@ -1,0 +1,76 @@
+"""Sales from the ticket panel and the Kanban's won-column dialog."""
+
+from __future__ import annotations
+
+from flask import abort, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from whatrack.blueprints.tickets import bp
+from whatrack.blueprints.tickets.common import done, refused
+from whatrack.blueprints.tickets.routes import _field, _seen_version
+from whatrack.errors import WhaTrackError
+from whatrack.extensions import db
+from whatrack.models import Sale, Ticket
+from whatrack.services import sales
+from whatrack.services.money import parse_amount, parse_currency
+from whatrack.tenancy import current_org, org_required, role_required
+
+
+@bp.post("/dashboard/tickets/<int:ticket_id>/sales")
+@org_required
+def create_sale(ticket_id: int):
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    origin = "kanban" if _field("origin") == "kanban" else "panel"
+    try:
+        data = sales.SaleInput(value=parse_amount(_field("value")),
+                               currency=parse_currency(_field("currency")),
+                               description=_field("description"))
+        sales.close_sale(current_org, ticket.id, data, origin, current_user, _seen_version())
+    except WhaTrackError as exc:
+        return refused(exc, ticket)
+    db.session.commit()
+    return done(db.session.get(Ticket, ticket.id), _("Sale recorded."), status=201)
+
+
+def _sale_or_404(sale_id: int) -> Sale:
+    return Sale.get_for_org_or_404(sale_id, current_org)
+
+
+@bp.post("/dashboard/sales/<int:sale_id>/approve")
+@role_required("admin")
+def approve_sale(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    try:
+        value = parse_amount(_field("value")) if _field("value") else None
+        sales.approve_sale(current_org, sale.id, current_user, value)
+    except WhaTrackError as exc:
+        return refused(exc, sale.ticket)
+    db.session.commit()
+    return done(db.session.get(Ticket, sale.ticket_id), _("Sale approved."))
+
+
+@bp.post("/dashboard/sales/<int:sale_id>/reject")
+@role_required("admin")
+def reject_sale(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    try:
+        sales.reject_sale(current_org, sale.id, current_user, _field("reason"))
+    except WhaTrackError as exc:
+        return refused(exc, sale.ticket)
+    db.session.commit()
+    return done(db.session.get(Ticket, sale.ticket_id), _("Proposal rejected."))
+
+
+@bp.post("/dashboard/sales/<int:sale_id>/cancel")
+@role_required("admin")
+def cancel_sale(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    if request.method != "POST":
+        abort(405)
+    try:
+        sales.cancel_sale(current_org, sale.id, current_user, _field("reason") or "")
+    except WhaTrackError as exc:
+        return refused(exc, sale.ticket)
+    db.session.commit()
+    return done(db.session.get(Ticket, sale.ticket_id), _("Sale cancelled."))

@@ -1,0 +1,58 @@
+"""The organization's websocket: live board and inbox updates for its members only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request
+from flask_login import current_user
+from simple_websocket import ConnectionClosed
+
+from whatrack.blueprints.tickets import bp
+from whatrack.extensions import sock
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+
+
+@sock.route("/ws", bp=bp)
+def org_socket(ws):
+    # Authenticated by the session cookie; the org is the one resolved for this request
+    # (tenancy.resolve_request_org), so a socket can only ever join its own organization.
+    org = g.get("current_org")
+    if not current_user.is_authenticated or org is None or not _same_origin():
+        ws.close(reason=1008, message="login required")
+        return
+    org_id = org.id
+    hub = current_app.extensions["realtime"]
+    subscription = hub.subscribe(org_id)
+    try:
+        ws.send(json.dumps({"type": "hello", "org_id": org_id, "server_time": time.time()}))
+        _pump(ws, subscription)
+    except ConnectionClosed:
+        pass
+    finally:
+        hub.unsubscribe(subscription)
+
+
+def _same_origin() -> bool:
+    """Refuse sockets opened by other sites' pages (cross-site websocket hijacking)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # non-browser clients send none; the session cookie still applies
+    return urlsplit(origin).netloc == request.host
+
+
+def _pump(ws, subscription) -> None:
+    while ws.connected:
+        event = subscription.get(timeout=POLL_SECONDS)
+        if event is not None:
+            ws.send(json.dumps(event))
+        # Drain client frames (pings, focus hints) without blocking.
+        message = ws.receive(timeout=0)
+        if message == "ping":
+            ws.send(json.dumps({"type": "pong"}))

@@ -1,0 +1,206 @@
+/* Kanban: drag and drop (SortableJS, mouse and touch), sale and lost dialogs, the ticket
+   drawer, and live updates from other people through realtime.js. */
+(function () {
+  "use strict";
+  var board = document.getElementById("kanban");
+  if (!board) { return; }
+  var csrf = board.dataset.csrf;
+  var drawer = document.getElementById("ticket-drawer");
+  var saleDialog = document.getElementById("sale-dialog");
+  var lostDialog = document.getElementById("lost-dialog");
+  var pending = null; // {card, from, fromIndex, to}
+
+  function urlFor(template, id) { return template.replace(/\/0(\/|$)/, "/" + id + "$1"); }
+
+  function post(url, data) {
+    var body = new URLSearchParams();
+    Object.keys(data).forEach(function (k) { if (data[k] != null) { body.append(k, data[k]); } });
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (json) {
+        return { ok: resp.ok, status: resp.status, json: json };
+      });
+    });
+  }
+
+  function column(stageId) { return board.querySelector('.kcol-cards[data-stage-id="' + stageId + '"]'); }
+
+  function updateCounts() {
+    board.querySelectorAll(".kcol").forEach(function (col) {
+      col.querySelector(".kcol-count").textContent = col.querySelectorAll(".kcard").length;
+    });
+  }
+
+  function placeCard(html, stageId) {
+    var tmp = document.createElement("div");
+    tmp.innerHTML = html.trim();
+    var fresh = tmp.firstElementChild;
+    var old = board.querySelector('.kcard[data-ticket-id="' + fresh.dataset.ticketId + '"]');
+    var target = column(stageId || fresh.dataset.stageId);
+    if (old && old.parentElement === target) { old.replaceWith(fresh); }
+    else {
+      if (old) { old.remove(); }
+      if (target) { target.prepend(fresh); }
+    }
+    updateCounts();
+    return fresh;
+  }
+
+  function undo() {
+    if (!pending) { return; }
+    var ref = pending.from.children[pending.fromIndex] || null;
+    pending.from.insertBefore(pending.card, ref);
+    pending = null;
+    updateCounts();
+  }
+
+  function showError(el, message) { el.textContent = message; el.hidden = !message; }
+
+  function applyResult(result, errorEl) {
+    if (result.ok) {
+      placeCard(result.json.card_html, result.json.ticket.stage_id);
+      pending = null;
+      return true;
+    }
+    var err = (result.json && result.json.error) || {};
+    if (result.status === 409 && result.json.card_html) {
+      // Someone else changed it: show their version, never overwrite it.
+      pending = null;
+      placeCard(result.json.card_html, result.json.ticket.stage_id);
+    }
+    if (errorEl) { showError(errorEl, err.message || "Erro"); }
+    else { window.alert(err.message || "Erro"); }
+    return false;
+  }
+
+  function move(card, stageId, extra) {
+    var data = Object.assign({ stage_id: stageId, version: card.dataset.version }, extra || {});
+    return post(urlFor(board.dataset.moveUrl, card.dataset.ticketId), data);
+  }
+
+  function onDrop(evt) {
+    var card = evt.item;
+    var toCol = evt.to.closest(".kcol");
+    if (evt.from === evt.to) { return; }
+    pending = { card: card, from: evt.from, fromIndex: evt.oldIndex, to: evt.to };
+    var kind = toCol.dataset.stageKind;
+    if (kind === "won") { openSaleDialog(card); return; }
+    if (kind === "lost") { lostDialog.showModal(); return; }
+    move(card, toCol.dataset.stageId).then(function (r) { if (!applyResult(r)) { undo(); } });
+  }
+
+  function openSaleDialog(card) {
+    showError(document.getElementById("sale-error"), "");
+    document.getElementById("sale-form").reset();
+    var name = card.querySelector(".kcard-name");
+    document.getElementById("sale-dialog-contact").textContent = name ? name.textContent : "";
+    saleDialog.showModal();
+    document.getElementById("sale-value").focus();
+  }
+
+  document.getElementById("sale-form").addEventListener("submit", function (evt) {
+    evt.preventDefault();
+    if (!pending) { saleDialog.close(); return; }
+    var form = evt.target;
+    var card = pending.card;
+    post(urlFor(board.dataset.saleUrl, card.dataset.ticketId), {
+      value: form.value.value, currency: form.currency.value,
+      description: form.description.value, version: card.dataset.version, origin: "kanban"
+    }).then(function (r) {
+      if (applyResult(r, document.getElementById("sale-error"))) { saleDialog.close(); }
+      else if (r.status === 409) { saleDialog.close(); }
+    });
+  });
+
+  document.getElementById("lost-form").addEventListener("submit", function (evt) {
+    evt.preventDefault();
+    if (!pending) { lostDialog.close(); return; }
+    var form = evt.target;
+    var stageId = pending.to.dataset.stageId;
+    move(pending.card, stageId, { lost_reason: form.lost_reason.value, lost_note: form.lost_note.value })
+      .then(function (r) {
+        if (applyResult(r, document.getElementById("lost-error"))) { lostDialog.close(); form.reset(); }
+        else if (r.status === 409) { lostDialog.close(); }
+      });
+  });
+
+  [saleDialog, lostDialog].forEach(function (dialog) {
+    dialog.addEventListener("close", function () { if (pending) { undo(); } });
+    dialog.querySelectorAll("[data-close-dialog]").forEach(function (btn) {
+      btn.addEventListener("click", function () { dialog.close(); });
+    });
+  });
+
+  // --- drawer (ticket panel) -------------------------------------------------------
+  function openPanel(ticketId) {
+    fetch(urlFor(board.dataset.panelUrl, ticketId) + "?partial=1&read=1", { credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (html) { drawer.innerHTML = html; drawer.hidden = false; });
+  }
+
+  board.addEventListener("click", function (evt) {
+    var link = evt.target.closest("[data-panel-link]");
+    if (!link) { return; }
+    evt.preventDefault();
+    openPanel(link.closest(".kcard").dataset.ticketId);
+  });
+
+  drawer.addEventListener("click", function (evt) {
+    if (evt.target.closest("[data-close-drawer]")) { drawer.hidden = true; drawer.innerHTML = ""; }
+  });
+
+  drawer.addEventListener("submit", function (evt) {
+    var form = evt.target.closest("[data-panel-form]");
+    if (!form) { return; }
+    evt.preventDefault();
+    var data = {};
+    new FormData(form).forEach(function (v, k) { data[k] = v; });
+    post(form.action, data).then(function (r) {
+      var panel = drawer.querySelector(".tpanel");
+      if (r.ok) {
+        placeCard(r.json.card_html, r.json.ticket.stage_id);
+        openPanel(panel.dataset.ticketId);
+      } else {
+        var err = (r.json && r.json.error) || {};
+        var box = document.createElement("p");
+        box.className = "flash flash-error";
+        box.textContent = err.message || "Erro";
+        form.prepend(box);
+        if (r.status === 409) { openPanel(panel.dataset.ticketId); }
+      }
+    });
+  });
+
+  // --- live updates -----------------------------------------------------------------
+  function refreshCard(ticketId) {
+    fetch(urlFor(board.dataset.cardUrl, ticketId), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html) { placeCard(html); } });
+  }
+
+  document.addEventListener("whatrack:event", function (evt) {
+    var frame = evt.detail || {};
+    var data = frame.data || {};
+    if (!data.ticket_id) { return; }
+    if (["ticket.updated", "sale.approved", "message.created", "ticket.read", "sale.proposed"].indexOf(frame.type) >= 0) {
+      var current = board.querySelector('.kcard[data-ticket-id="' + data.ticket_id + '"]');
+      if (current && data.version && String(data.version) === current.dataset.version) { return; }
+      refreshCard(data.ticket_id);
+    }
+  });
+  document.addEventListener("whatrack:resync", function () { window.location.reload(); });
+
+  function init() {
+    if (!window.Sortable) { return; }
+    board.querySelectorAll(".kcol-cards").forEach(function (list) {
+      window.Sortable.create(list, {
+        group: "kanban", animation: 150, delay: 120, delayOnTouchOnly: true,
+        ghostClass: "kcard-ghost", onEnd: onDrop
+      });
+    });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); }
+  else { init(); }
+})();

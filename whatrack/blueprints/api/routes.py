@@ -109,3 +109,14 @@ def create_sale(ticket_id: int):
     db.session.commit()
     return jsonify({"sale": sale_json(sale),
                     "conversion_event": conversions.sale_event_json(current_org, sale)}), 201
+
+
+@bp.get("/stats")
+def stats():
+    from flask import request
+
+    from whatrack.services import stats as stats_service
+
+    period = stats_service.parse_period(current_org, request.args.get("from"),
+                                        request.args.get("to"))
+    return jsonify(stats_service.stats_json(stats_service.compute_stats(current_org, period)))

@@ -37,7 +37,20 @@ COMING_SOON = {
 @bp.get("", strict_slashes=False)
 @org_required
 def home():
-    return render_template("dashboard/home.html", billing=billing_summary(current_org))
+    from flask import request
+
+    from whatrack.errors import ValidationError
+    from whatrack.services import stats as stats_service
+
+    try:
+        period = stats_service.parse_period(current_org, request.args.get("from"),
+                                            request.args.get("to"))
+        error = None
+    except ValidationError as exc:
+        period, error = stats_service.parse_period(current_org, None, None), exc.message
+    stats = stats_service.compute_stats(current_org, period)
+    return render_template("dashboard/home.html", billing=billing_summary(current_org),
+                           stats=stats, bars=stats_service.bar_widths(stats), period_error=error)
 
 
 def _coming_soon_view(title, description):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import format_currency, format_timedelta
 from flask_login import current_user
 
@@ -14,6 +14,8 @@ LANG_SESSION_KEY = "lang"
 
 def select_locale() -> str:
     supported = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # workers and CLI speak pt-BR
     chosen = session.get(LANG_SESSION_KEY)
     if chosen in supported:
         return chosen

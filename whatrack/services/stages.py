@@ -33,3 +33,99 @@ def entry_stage(org: Organization) -> Stage:
     """Where new tickets start: the first open stage (defaults are created if missing)."""
     stages = active_stages(org) or create_default_stages(org)
     return next((s for s in stages if s.kind == "open"), stages[0])
+
+
+def _validated_name(name: str) -> str:
+    from flask_babel import gettext as _
+
+    from whatrack.errors import ValidationError
+
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise ValidationError(_("A stage name has 1 to 60 characters."), field="name")
+    return name
+
+
+def add_stage(org: Organization, name: str, kind: str) -> Stage:
+    """A new column at the end of the board."""
+    from flask_babel import gettext as _
+
+    from whatrack.errors import ValidationError
+    from whatrack.models.tickets import STAGE_KINDS
+
+    if kind not in STAGE_KINDS:
+        raise ValidationError(_("Unknown stage kind."), field="kind")
+    stages = active_stages(org)
+    stage = Stage(organization_id=org.id, name=_validated_name(name), kind=kind,
+                  position=(stages[-1].position + 1) if stages else 0)
+    db.session.add(stage)
+    db.session.flush()
+    return stage
+
+
+def rename_stage(org: Organization, stage: Stage, name: str) -> Stage:
+    stage.name = _validated_name(name)
+    db.session.flush()
+    return stage
+
+
+def move_stage(org: Organization, stage: Stage, offset: int) -> None:
+    """Swap ``stage`` with its neighbour (offset -1: left, +1: right); positions renumbered."""
+    stages = active_stages(org)
+    index = next(i for i, s in enumerate(stages) if s.id == stage.id)
+    target = index + offset
+    if 0 <= target < len(stages):
+        stages[index], stages[target] = stages[target], stages[index]
+    for position, item in enumerate(stages):
+        item.position = position
+    db.session.flush()
+
+
+def tickets_in_stage(org: Organization, stage: Stage) -> int:
+    from sqlalchemy import func
+
+    from whatrack.models import Ticket
+
+    return db.session.scalar(select(func.count(Ticket.id)).where(Ticket.stage_id == stage.id))
+
+
+def archive_stage(org: Organization, stage: Stage) -> None:
+    """Hide a column; its tickets keep their history. The last won/open stage stays."""
+    from flask_babel import gettext as _
+
+    from whatrack.errors import ConflictError
+    from whatrack.models import utcnow
+
+    same_kind = [s for s in active_stages(org) if s.kind == stage.kind and s.id != stage.id]
+    if stage.kind in ("open", "won") and not same_kind:
+        raise ConflictError(_("Keep at least one stage of this kind."))
+    open_tickets = _open_tickets(stage)
+    if open_tickets:
+        raise ConflictError(_("Move the %(n)d open tickets out of this stage first.",
+                              n=open_tickets))
+    stage.archived_at = utcnow()
+    db.session.flush()
+
+
+def _open_tickets(stage: Stage) -> int:
+    from sqlalchemy import func
+
+    from whatrack.models import Ticket
+
+    return db.session.scalar(select(func.count(Ticket.id)).where(
+        Ticket.stage_id == stage.id, Ticket.closed_at.is_(None)))
+
+
+def delete_stage(org: Organization, stage: Stage) -> None:
+    """Only an empty stage is deleted; one that ever held tickets can only be archived."""
+    from flask_babel import gettext as _
+
+    from whatrack.errors import ConflictError
+
+    if tickets_in_stage(org, stage):
+        raise ConflictError(_("This stage has tickets: archive it instead."))
+    same_kind = [s for s in active_stages(org) if s.kind == stage.kind and s.id != stage.id]
+    if stage.kind in ("open", "won") and not same_kind and stage.archived_at is None:
+        raise ConflictError(_("Keep at least one stage of this kind."))
+    db.session.delete(stage)
+    db.session.flush()

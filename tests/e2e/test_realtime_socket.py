@@ -1,0 +1,72 @@
+"""/ws over a real socket: members get their organization's events, and only those."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+import simple_websocket
+
+PASSWORD = "password-123!"
+
+
+def _session_cookie(live_server, email: str) -> str:
+    http = requests.Session()
+    page = http.get(f"{live_server.url}/login", timeout=5).text
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    resp = http.post(f"{live_server.url}/login", timeout=5, allow_redirects=False,
+                     data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302, resp.text[:300]
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def _connect(live_server, cookie: str | None, origin: str | None = None):
+    headers = {}
+    if cookie:
+        headers["Cookie"] = cookie
+    if origin:
+        headers["Origin"] = origin
+    return simple_websocket.Client.connect(live_server.url.replace("http", "ws") + "/ws",
+                                           headers=headers)
+
+
+def _frames(ws, seconds: float) -> list[dict]:
+    frames, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            raw = ws.receive(timeout=0.2)
+        except simple_websocket.ConnectionClosed:
+            break
+        if raw:
+            frames.append(json.loads(raw))
+    return frames
+
+
+def test_socket_joins_only_the_members_org(live_server, make_org):
+    from whatrack.realtime.events import envelope
+
+    org_a, _, email_a = make_org("Clínica A")
+    org_b, _, email_b = make_org("Clínica B")
+    ws_a = _connect(live_server, _session_cookie(live_server, email_a))
+    ws_b = _connect(live_server, _session_cookie(live_server, email_b))
+    try:
+        assert _frames(ws_a, 1)[0]["type"] == "hello"
+        assert _frames(ws_b, 1)[0]["org_id"] == org_b
+        hub = live_server.app.extensions["realtime"]
+        hub.publish(org_a, envelope("ticket.updated", org_a, {"ticket_id": 7}))
+        got_a, got_b = _frames(ws_a, 2), _frames(ws_b, 1)
+        assert [f["data"]["ticket_id"] for f in got_a if f["type"] == "ticket.updated"] == [7]
+        assert [f for f in got_b if f["type"] == "ticket.updated"] == []
+    finally:
+        ws_a.close()
+        ws_b.close()
+
+
+def test_socket_refuses_anonymous_and_foreign_origins(live_server, make_org):
+    _, _, email = make_org()
+    anonymous = _connect(live_server, None)
+    assert [f for f in _frames(anonymous, 1) if f.get("type") == "hello"] == []
+    foreign = _connect(live_server, _session_cookie(live_server, email),
+                       origin="https://evil.example")
+    assert [f for f in _frames(foreign, 1) if f.get("type") == "hello"] == []

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook_parser import InboundMessage, MetaError, StatusUpdate
@@ -40,14 +40,46 @@ class Received:
     ticket_created: bool
 
 
-def _contact_key(item: InboundMessage) -> tuple[str, str | None]:
-    """(canonical id, id as reported). Username-only users (BSUID era) have no phone."""
+def _bsuid_key(bsuid: str) -> str:
+    return f"bsuid:{bsuid}"[:128]  # a BSUID may be 131 characters long
+
+
+def _contact_key(org: Organization, item: InboundMessage) -> tuple[str, str | None]:
+    """(canonical id, id as reported). Username-only users (BSUID era) have no phone.
+
+    A withheld phone resolves through the BSUID to the contact already known by its phone;
+    a username-only contact whose phone appears is re-keyed by it (meta-platform.md 8).
+    """
     reported = digits(item.customer_wa_id)
     if reported:
-        return canonical_wa_id(reported), reported
+        wa_id = canonical_wa_id(reported)
+        if item.bsuid:
+            _adopt_username_contact(org, wa_id, item.bsuid)
+        return wa_id, reported
     if item.bsuid:
-        return f"bsuid:{item.bsuid}", None
+        known = db.session.scalars(
+            select(Contact.wa_id)
+            .where(Contact.organization_id == org.id, Contact.bsuid == item.bsuid[:128])
+            .order_by(Contact.id)
+        ).first()
+        return known or _bsuid_key(item.bsuid), None
     raise ValueError("message without a customer id")
+
+
+def _adopt_username_contact(org: Organization, wa_id: str, bsuid: str) -> None:
+    """Give the phone to the username-only contact of ``bsuid``, unless the phone has one."""
+    phone_taken = (
+        select(Contact.id)
+        .where(Contact.organization_id == org.id, Contact.wa_id == wa_id)
+        .exists()
+    )
+    db.session.execute(
+        update(Contact)
+        .where(Contact.organization_id == org.id, Contact.wa_id == _bsuid_key(bsuid),
+               ~phone_taken)
+        .values(wa_id=wa_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def upsert_contact(org: Organization, item: InboundMessage) -> Contact:
@@ -56,7 +88,7 @@ def upsert_contact(org: Organization, item: InboundMessage) -> Contact:
     The upsert takes the contact's row lock on PostgreSQL, which serialises everything
     that follows for this (organization, contact): a burst of first messages opens one ticket.
     """
-    wa_id, reported = _contact_key(item)
+    wa_id, reported = _contact_key(org, item)
     values: dict[str, Any] = {"organization_id": org.id, "wa_id": wa_id, "created_at": utcnow()}
     updates: dict[str, Any] = {}
     if reported:
@@ -204,8 +236,10 @@ def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
         ticket.last_message_at = when
         ticket.last_message_preview = _preview(item)
     if item.origin == "customer":
-        # Only the customer's own messages open the 24h window, by Meta's timestamp.
-        if ticket.last_inbound_at is None or when > ticket.last_inbound_at:
+        # Only the customer's own messages open the 24h window, by Meta's timestamp; a
+        # `system` notice (number changed...) comes from WhatsApp, not from the customer.
+        written = item.type != "system"
+        if written and (ticket.last_inbound_at is None or when > ticket.last_inbound_at):
             ticket.last_inbound_at = when
             ticket.window_expires_at = when + SERVICE_WINDOW
         ticket.unread_count += 1
@@ -242,11 +276,10 @@ def receive_message(org: Organization, account: WhatsAppAccount,
 
 
 def _moves_forward(current: str, new: str) -> bool:
+    # Failed ranks last and is terminal, so the result depends only on which statuses
+    # arrived, never on the order Meta delivered them in.
     if current == "failed" or new not in STATUS_RANK:
         return False
-    if new == "failed":
-        # Positive evidence wins: a delivered or read message did not fail.
-        return current in ("pending", "sent")
     return STATUS_RANK[new] > STATUS_RANK.get(current, 0)
 
 

@@ -92,8 +92,10 @@ def _client_ip() -> str:
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
     session.clear()
+    # After the clear: logout_user() leaves the "clear the remember-me cookie" mark in the
+    # session, and a remembered browser would otherwise log straight back in.
+    logout_user()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("public.landing"))
 
@@ -112,7 +114,9 @@ def change_password():
             _form_error(form, exc)
         else:
             db.session.commit()
-            login_user(current_user)  # re-issue the session with the new version
+            # Re-issue the session with the new version. The real object, not the proxy:
+            # Flask-Login stores what it gets, and a stored proxy resolves to itself forever.
+            login_user(current_user._get_current_object())
             flash(_("Password changed. Other sessions were logged out."), "success")
             return redirect(url_for("dashboard.home"))
     status = 422 if form.errors or form.form_errors else 200

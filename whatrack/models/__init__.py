@@ -1,6 +1,12 @@
 """Every model module, imported so Alembic and the mapper registry see them all."""
 
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
+from whatrack.models.conversions import (
+    DataDeletionRequest,
+    MetaConnection,
+    MetaConversionAttempt,
+    MetaConversionEvent,
+)
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
@@ -17,12 +23,16 @@ from whatrack.models.whatsapp import (
 __all__ = [
     "ApiKey",
     "Contact",
+    "DataDeletionRequest",
     "Invite",
     "LoginAttempt",
     "MediaFile",
     "Membership",
     "Message",
     "MessageStatusEvent",
+    "MetaConnection",
+    "MetaConversionAttempt",
+    "MetaConversionEvent",
     "Organization",
     "Sale",
     "SaleEvent",

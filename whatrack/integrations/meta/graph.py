@@ -52,9 +52,13 @@ class GraphClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"}
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _request(self, method: str, url: str, headers_extra: dict[str, str] | None = None,
+                 **kwargs: Any) -> requests.Response:
+        headers = self._headers()
+        if headers_extra:
+            headers.update(headers_extra)
         try:
-            response = _session.request(method, url, headers=self._headers(),
+            response = _session.request(method, url, headers=headers,
                                         timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise MetaTemporaryError(f"Graph API unreachable: {type(exc).__name__}") from exc
@@ -73,6 +77,16 @@ class GraphClient:
 
     def post_json(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", self._url(path), json=payload).json()
+
+    def post_bytes(self, path: str, body: bytes, params: dict[str, Any] | None = None,
+                   content_type: str = "application/json") -> requests.Response:
+        """POST a body serialised by the caller (CAPI writes exact decimals itself)."""
+        return self._request("POST", self._url(path), data=body, params=params,
+                             headers_extra={"Content-Type": content_type})
+
+    @property
+    def token(self) -> str:
+        return self._token
 
     def get_media(self, media_id: str) -> MediaInfo:
         """Resolve a media id to its short-lived download URL."""

@@ -41,6 +41,11 @@ class Config:
     META_CONFIG_ID = _env("META_CONFIG_ID")
     META_GRAPH_URL = _env("META_GRAPH_URL", "https://graph.facebook.com")
     META_GRAPH_VERSION = _env("META_GRAPH_VERSION", "v25.0")
+    # Facebook Login dialog host (tests point it at the fake Graph API).
+    META_DIALOG_URL = _env("META_DIALOG_URL", "https://www.facebook.com")
+    # CAPI: read timeout of one batch request, and the first retry delay (doubling, 1 h cap).
+    META_CAPI_TIMEOUT = float(_env("META_CAPI_TIMEOUT", "10"))
+    META_CAPI_RETRY_BASE = float(_env("META_CAPI_RETRY_BASE", "2"))
 
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")

@@ -68,7 +68,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     from whatrack import after_commit, tenancy
-    from whatrack.extensions import babel, csrf, db, login_manager, migrate, sock
+    from whatrack.extensions import babel, csrf, db, login_manager, migrate, oauth, sock
     from whatrack.i18n import i18n_init_app, select_locale, select_timezone
     from whatrack.realtime import realtime_init_app
     from whatrack.security import security_init_app
@@ -79,6 +79,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     sock.init_app(app)
+    oauth.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     i18n_init_app(app)
     _install_session_hooks(FlaskSession, after_commit, tenancy)

@@ -1,5 +1,6 @@
 """Unbound extension singletons; create_app() binds them."""
 
+from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -23,3 +24,5 @@ login_manager = LoginManager()
 sock = Sock()
 csrf = CSRFProtect()
 babel = Babel()
+# Facebook Login (the ads side); the client is registered from config when first used.
+oauth = OAuth()

@@ -1,34 +1,299 @@
 """Meta Conversions API events for sales and ad leads (the outbox).
 
-Filled in by the CAPI issue; the hooks are called from the sale, ticket and inbox
-services inside the same transaction as the business change.
+The hooks run inside the transaction of the business change (sale approval, ticket
+creation, stage move): the event row commits with it or not at all, and the dispatch
+actor is enqueued only after the commit. Nothing is ever dropped silently: an event that
+cannot go to Meta is recorded ``skipped`` with its reason, one that waits for a
+connection stays ``pending`` with that reason.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from whatrack.errors import ConflictError
+from whatrack.extensions import db
+from whatrack.integrations.meta import capi
+from whatrack.models import MetaConnection, MetaConversionEvent, utcnow
+from whatrack.models.base import dialect_insert
 
 if TYPE_CHECKING:
     from whatrack.models import Organization, Sale, Stage, Ticket
 
+log = logging.getLogger(__name__)
+
+# Why an event is skipped, failed or still waiting. English msgids; the API always shows
+# the pt-BR text. The first three are contract text (issue 5): "lead sem clique de anúncio
+# (ctwa_clid)", "conectar Facebook", "reconectar Facebook".
+REASONS = {
+    "no_click": _l("lead without an ad click (ctwa_clid)"),
+    "not_connected": _l("connect Facebook"),
+    "reconnect": _l("reconnect Facebook"),
+    "queued": _l("waiting to be sent"),
+    "no_dataset": _l("choose a dataset in the Meta settings"),
+    "retrying": _l("Meta unavailable; it will be retried automatically"),
+    "too_old": _l("event older than the 7 days Meta accepts"),
+    "future_time": _l("event time in the future"),
+    "no_waba": _l("the ticket's WhatsApp number is no longer connected"),
+    "no_value": _l("sale without a value or currency"),
+    "sale_cancelled": _l("sale cancelled before it was sent"),
+    "event_name_not_allowed": _l(
+        "event name not accepted by Meta for WhatsApp: choose one from the list in the Meta "
+        "settings"),
+    "invalid_click": _l(
+        "Meta did not recognise the ad click (ctwa_clid): this lead cannot be attributed"),
+    "dataset_denied": _l(
+        "the dataset cannot be reached with this token: share it with the business in "
+        "Business Manager or choose the WhatsApp dataset, then resend"),
+    "permission": _l("permission missing: reconnect Facebook accepting every permission, "
+                     "then resend"),
+    "meta_rejected": _l("Meta refused the event: %(message)s"),
+    "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
+    "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
+}
+# The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
+# carries the same words for the UI; keep both in step).
+CONTRACT_PT = {
+    "no_click": "lead sem clique de anúncio (ctwa_clid)",
+    "not_connected": "conectar Facebook",
+    "reconnect": "reconectar Facebook",
+}
+SKIPPING_CODES = frozenset({"no_click", "too_old", "sale_cancelled"})
+# Waiting on a person (connect, reconnect, choose a dataset): no automatic attempt is due.
+WAITING_CODES = frozenset({"not_connected", "reconnect", "no_dataset"})
+
+
+# --- the connection, as far as recording is concerned -----------------------------------
+
+
+def connection_of(org: Organization) -> MetaConnection | None:
+    stmt = select(MetaConnection).where(MetaConnection.organization_id == org.id)
+    return db.session.scalars(stmt).first()
+
+
+def waiting_reason(conn: MetaConnection | None) -> str | None:
+    """Why nothing can be sent for the organization right now (None: events may go)."""
+    if conn is None or not conn.connected:
+        return "not_connected"
+    if conn.needs_reconnect:
+        return "reconnect"
+    if not conn.dataset_id:
+        return "no_dataset"
+    return None
+
+
+# --- recording (the four hooks) ----------------------------------------------------------
+
+
+def make_event_id(org: Organization, kind: str, ident: int, event_name: str) -> str:
+    """Stable for the same conversion, so retries and replays dedupe at Meta."""
+    return f"whatrack:{org.id}:{kind}:{ident}:{event_name}"
+
+
+def _record(org: Organization, ticket: Ticket, *, event_name: str, event_id: str, trigger: str,
+            event_time: datetime, sale: Sale | None = None) -> int | None:
+    """Insert the outbox row (once per event_id) and enqueue its dispatch after commit."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "organization_id": org.id, "event_name": event_name, "event_id": event_id,
+        "event_time": event_time, "ticket_id": ticket.id, "sale_id": sale.id if sale else None,
+        "trigger": trigger, "value": sale.value if sale else None,
+        "currency": sale.currency if sale else None, "created_at": now,
+        "attempts": 0, "failures": 0, "status": "pending",
+    }
+    skip = None
+    if not ticket.ctwa_clid:
+        skip = "no_click"
+    elif event_time < now - capi.MAX_EVENT_AGE + capi.AGE_MARGIN:
+        skip = "too_old"
+    wait = waiting_reason(connection_of(org)) if skip is None else None
+    if skip:
+        values.update(status="skipped", reason_code=skip)
+    else:
+        values.update(reason_code=wait or "queued", next_attempt_at=None if wait else now)
+    stmt = (dialect_insert(MetaConversionEvent).values(**values)
+            .on_conflict_do_nothing(index_elements=["organization_id", "event_id"])
+            .returning(MetaConversionEvent.id))
+    new_id = db.session.execute(stmt).scalar_one_or_none()
+    if new_id is None:
+        return None  # this conversion was already recorded (same event_id)
+    log.info("capi event %s (%s) recorded for ticket %s: %s", new_id, event_name, ticket.id,
+             skip or wait or "queued")
+    if not skip and not wait:
+        enqueue_dispatch(org)
+    return new_id
+
+
+def enqueue_dispatch(org: Organization) -> None:
+    from whatrack.tasks import enqueue_after_commit
+    from whatrack.tasks.conversions import send_conversion_events
+
+    enqueue_after_commit(send_conversion_events, org.id)
+
 
 def record_purchase(org: Organization, sale: Sale) -> None:
-    """Queue the Purchase event of an approved sale."""
+    """Queue the Purchase event of an approved sale (value and currency exact)."""
+    ticket = sale.ticket
+    _record(org, ticket, event_name="Purchase", trigger="sale", sale=sale,
+            event_id=make_event_id(org, "sale", sale.id, "Purchase"),
+            event_time=sale.decided_at or utcnow())
 
 
 def record_lead(org: Organization, ticket: Ticket) -> None:
-    """Queue the lead event of a ticket opened by a click-to-WhatsApp ad."""
+    """Queue the lead event of a ticket opened by a click-to-WhatsApp ad (if switched on)."""
+    conn = connection_of(org)
+    enabled = conn.lead_event_enabled if conn else True
+    if not enabled:
+        return
+    name = conn.lead_event_name if conn else "LeadSubmitted"
+    _record(org, ticket, event_name=name, trigger="new_lead",
+            event_id=make_event_id(org, "ticket", ticket.id, name),
+            event_time=ticket.created_at or utcnow())
 
 
 def on_stage_reached(org: Organization, ticket: Ticket, stage: Stage) -> None:
-    """Queue the events an organization mapped to reaching ``stage``."""
+    """Queue the event the organization mapped to reaching ``stage`` (if any)."""
+    conn = connection_of(org)
+    name = ((conn.stage_events or {}) if conn else {}).get(str(stage.id))
+    if name not in capi.BUSINESS_MESSAGING_EVENTS or name == "Purchase":
+        return
+    _record(org, ticket, event_name=name, trigger="stage",
+            event_id=make_event_id(org, "ticket", ticket.id, name), event_time=utcnow())
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def reason_text(event: MetaConversionEvent) -> str | None:
+    """The reason in the current locale (pages)."""
+    if event.reason_code is None or event.reason_code not in REASONS:
+        return None
+    params = {"message": event.error_user_msg or event.error_message or "?",
+              "attempts": event.attempts, "received": event.events_received}
+    return str(REASONS[event.reason_code]) % params
+
+
+def reason_pt(event: MetaConversionEvent) -> str | None:
+    """The reason in pt-BR whatever the UI language (the API's contract)."""
+    if event.reason_code in CONTRACT_PT:
+        return CONTRACT_PT[event.reason_code]
+    with force_locale("pt_BR"):
+        return reason_text(event)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def event_json(event: MetaConversionEvent) -> dict[str, Any]:
+    """A conversion event as the JSON API shows it (ARCHITECTURE.md)."""
+    error = None
+    if event.error_code is not None or event.error_message:
+        error = {"code": event.error_code, "subcode": event.error_subcode,
+                 "message": event.error_message}
+    return {
+        "id": event.id,
+        "event_name": event.event_name,
+        "event_id": event.event_id,
+        "status": event.status,
+        "attempts": event.attempts,
+        "fbtrace_id": event.fbtrace_id,
+        "events_received": event.events_received,
+        "error": error,
+        "reason": reason_pt(event),
+        "ticket_id": event.ticket_id,
+        "sale_id": event.sale_id,
+        "event_time": _iso(event.event_time),
+        "value": _money(event.value),
+        "currency": event.currency,
+        "next_attempt_at": _iso(event.next_attempt_at) if event.status == "pending" else None,
+        "sent_at": _iso(event.sent_at),
+        "created_at": _iso(event.created_at),
+    }
 
 
 def sale_event_json(org: Organization, sale: Sale) -> dict | None:
     """The Purchase event of ``sale`` as the API shows it (None if it has none)."""
-    return None
+    stmt = select(MetaConversionEvent).where(
+        MetaConversionEvent.organization_id == org.id, MetaConversionEvent.sale_id == sale.id,
+        MetaConversionEvent.event_name == "Purchase")
+    event = db.session.scalars(stmt).first()
+    return event_json(event) if event else None
 
 
-def ticket_events(org: Organization, ticket: Ticket) -> list:
-    """The ticket's conversion events, newest first, for the ticket panel."""
-    return []
+def ticket_events(org: Organization, ticket: Ticket) -> list[MetaConversionEvent]:
+    """The ticket's events, oldest first (the ticket panel shows where each one stands)."""
+    stmt = (select(MetaConversionEvent)
+            .where(MetaConversionEvent.organization_id == org.id,
+                   MetaConversionEvent.ticket_id == ticket.id)
+            .order_by(MetaConversionEvent.id))
+    return list(db.session.scalars(stmt))
+
+
+# --- changing state -----------------------------------------------------------------------
+
+
+def lock_event(org: Organization, event_id: Any) -> MetaConversionEvent | None:
+    event = MetaConversionEvent.get_for_org(event_id, org)
+    if event is None:
+        return None
+    stmt = select(MetaConversionEvent).where(MetaConversionEvent.id == event.id)
+    return db.session.scalars(
+        stmt.with_for_update().execution_options(populate_existing=True)).first()
+
+
+def resend_event(org: Organization, event: MetaConversionEvent) -> MetaConversionEvent:
+    """Queue a failed or skipped event again, with the same event_id (Meta dedupes)."""
+    if event.status == "sent":
+        raise ConflictError(_("Meta already received this event."), code="already_sent")
+    wait = waiting_reason(connection_of(org))
+    event.status = "pending"
+    event.failures = 0
+    event.reason_code = wait or "queued"
+    event.next_attempt_at = None if wait else utcnow()
+    event.error_code = event.error_subcode = None
+    event.error_message = event.error_user_title = event.error_user_msg = None
+    db.session.flush()
+    if not wait:
+        enqueue_dispatch(org)
+    log.info("capi event %s queued again by hand", event.id)
+    return event
+
+
+def release_waiting_events(org: Organization) -> int:
+    """After (re)connecting or choosing a dataset: waiting events become due now."""
+    if waiting_reason(connection_of(org)) is not None:
+        return 0
+    stmt = (update(MetaConversionEvent)
+            .where(MetaConversionEvent.organization_id == org.id,
+                   MetaConversionEvent.status == "pending",
+                   MetaConversionEvent.reason_code.in_(WAITING_CODES))
+            .values(reason_code="queued", next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False))
+    count = db.session.execute(stmt).rowcount or 0
+    if count:
+        enqueue_dispatch(org)
+        log.info("%d waiting capi events released", count)
+    return count
+
+
+def hold_pending_events(org: Organization, reason: str) -> int:
+    """Nothing can be sent (token gone, dataset missing): pending events wait for a person."""
+    stmt = (update(MetaConversionEvent)
+            .where(MetaConversionEvent.organization_id == org.id,
+                   MetaConversionEvent.status == "pending")
+            .values(reason_code=reason, next_attempt_at=None)
+            .execution_options(synchronize_session=False))
+    return db.session.execute(stmt).rowcount or 0

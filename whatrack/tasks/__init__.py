@@ -25,4 +25,4 @@ def send_now(actor: dramatiq.Actor, *args: Any, **options: Any) -> None:
 
 def load_actors() -> None:
     """Import every actor module (the worker and the app both call this once)."""
-    from whatrack.tasks import maintenance, messaging, webhooks  # noqa: F401
+    from whatrack.tasks import conversions, maintenance, messaging, webhooks  # noqa: F401

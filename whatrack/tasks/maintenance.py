@@ -23,3 +23,20 @@ def sweep_webhook_events() -> None:
         process_webhook_event.send(event_id)
     if ids:
         log.warning("re-enqueued %d unprocessed webhook deliveries", len(ids))
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
+def sweep_conversion_events() -> None:
+    """Re-enqueue CAPI dispatch for due pending events; skip events past Meta's 7 days."""
+    from whatrack.services import conversions_sweep
+    from whatrack.tasks.conversions import send_conversion_events
+
+    expired = conversions_sweep.skip_expired_events()
+    due = conversions_sweep.due_organizations()
+    db.session.commit()
+    for org_id, messages in due:
+        for _ in range(messages):
+            send_conversion_events.send(org_id)
+    if expired or due:
+        log.info("capi sweep: %d events past 7 days skipped, %d organizations re-enqueued",
+                 expired, len(due))

@@ -1,0 +1,166 @@
+"""Reading the CAPI audit log: filters, counts by status, pages, CSV rows (one org at a time)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from whatrack.errors import ValidationError
+from whatrack.extensions import db
+from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
+from whatrack.models import MetaConversionEvent, Organization
+from whatrack.models.conversions import EVENT_STATUSES
+from whatrack.services.conversions import reason_text
+
+MAX_RANGE_DAYS = 366
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    status: str | None = None
+    event_name: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    ticket_id: int | None = None
+
+    def as_args(self) -> dict[str, str]:
+        values = {"status": self.status, "event_name": self.event_name,
+                  "from": self.date_from.isoformat() if self.date_from else None,
+                  "to": self.date_to.isoformat() if self.date_to else None,
+                  "ticket": str(self.ticket_id) if self.ticket_id else None}
+        return {k: v for k, v in values.items() if v}
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[MetaConversionEvent]
+    next_cursor: str | None
+
+
+def _date(raw: str | None, field: str, errors: dict[str, str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = _("Use a date as YYYY-MM-DD.")
+        return None
+
+
+def parse_filter(args: Mapping[str, str]) -> tuple[AuditFilter, dict[str, str]]:
+    """The filter from query arguments, and what was wrong with them (field -> message)."""
+    errors: dict[str, str] = {}
+    status = args.get("status") or None
+    if status is not None and status not in EVENT_STATUSES:
+        errors["status"] = _("Unknown status (pending, sent, failed or skipped).")
+        status = None
+    name = args.get("event_name") or None
+    if name is not None and name not in BUSINESS_MESSAGING_EVENTS:
+        errors["event_name"] = _("Unknown event name.")
+        name = None
+    ticket_raw = (args.get("ticket") or args.get("ticket_id") or "").strip()
+    ticket_id = int(ticket_raw) if ticket_raw.isdigit() and len(ticket_raw) < 10 else None
+    if ticket_raw and ticket_id is None:
+        errors["ticket"] = _("The ticket is a number.")
+    date_from = _date(args.get("from"), "from", errors)
+    date_to = _date(args.get("to"), "to", errors)
+    if date_from and date_to and (date_to < date_from
+                                  or (date_to - date_from).days > MAX_RANGE_DAYS):
+        errors["to"] = _("Choose an end date after the start, at most a year apart.")
+        date_to = None
+    return AuditFilter(status, name, date_from, date_to, ticket_id), errors
+
+
+def _zone(org: Organization) -> ZoneInfo:
+    try:
+        return ZoneInfo(org.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("America/Sao_Paulo")
+
+
+def _conditions(org: Organization, f: AuditFilter, with_status: bool = True) -> list[Any]:
+    model = MetaConversionEvent
+    conds: list[Any] = [model.organization_id == org.id]
+    zone = _zone(org)
+    if f.date_from:
+        conds.append(model.created_at >= datetime.combine(f.date_from, time.min, zone))
+    if f.date_to:
+        conds.append(model.created_at < datetime.combine(f.date_to + timedelta(days=1),
+                                                         time.min, zone))
+    if f.event_name:
+        conds.append(model.event_name == f.event_name)
+    if f.ticket_id:
+        conds.append(model.ticket_id == f.ticket_id)
+    if with_status and f.status:
+        conds.append(model.status == f.status)
+    return conds
+
+
+def status_counts(org: Organization, f: AuditFilter) -> dict[str, int]:
+    """Events per status for the filter's period (the status filter itself is ignored)."""
+    stmt = (select(MetaConversionEvent.status, func.count())
+            .where(*_conditions(org, f, with_status=False))
+            .group_by(MetaConversionEvent.status))
+    counts = dict.fromkeys(EVENT_STATUSES, 0)
+    counts.update({status: n for status, n in db.session.execute(stmt)})
+    return counts
+
+
+def list_events(org: Organization, f: AuditFilter, cursor: str | None = None,
+                limit: int = 50) -> Page:
+    """Newest first, keyset-paginated by id (the cursor is the last id shown)."""
+    conds = _conditions(org, f)
+    if cursor:
+        if not cursor.isdigit() or len(cursor) > 12:
+            raise ValidationError(_("Invalid cursor."), field="cursor")
+        conds.append(MetaConversionEvent.id < int(cursor))
+    stmt = (select(MetaConversionEvent).where(*conds)
+            .order_by(MetaConversionEvent.id.desc()).limit(limit + 1))
+    rows = list(db.session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, str(rows[-1].id) if more and rows else None)
+
+
+CSV_COLUMNS = ("id", "created_at", "event_time", "event_name", "event_id", "status", "reason",
+               "attempts", "ticket_id", "sale_id", "value", "currency", "dataset_id",
+               "http_status", "events_received", "fbtrace_id", "error_code", "error_subcode",
+               "error_message", "sent_at")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+    # A spreadsheet must never run a cell as a formula (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_rows(org: Organization, f: AuditFilter) -> Iterator[str]:
+    """The filtered log as CSV text chunks (header first), streamed in id order."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    stmt = (select(MetaConversionEvent).where(*_conditions(org, f))
+            .order_by(MetaConversionEvent.id).execution_options(yield_per=500))
+    for event in db.session.scalars(stmt):
+        row = {column: getattr(event, column, None) for column in CSV_COLUMNS}
+        row["reason"] = reason_text(event)
+        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        yield flush()

@@ -88,6 +88,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(apikey_cli)
     app.cli.add_command(demo_command)
 
+    from whatrack.cli_meta import capi_cli, meta_cli
     from whatrack.cli_whatsapp import whatsapp_cli
 
     app.cli.add_command(whatsapp_cli)
+    app.cli.add_command(meta_cli)
+    app.cli.add_command(capi_cli)

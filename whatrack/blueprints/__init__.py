@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.auth import bp as auth_bp
     from whatrack.blueprints.auth.session import init_login
     from whatrack.blueprints.dashboard import bp as dashboard_bp
+    from whatrack.blueprints.data_deletion import bp as data_deletion_bp
     from whatrack.blueprints.health import bp as health_bp
     from whatrack.blueprints.media import bp as media_bp
     from whatrack.blueprints.public import bp as public_bp
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(data_deletion_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")

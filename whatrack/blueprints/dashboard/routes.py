@@ -21,11 +21,6 @@ COMING_SOON = {
         _l("Tracking"),
         _l("Tracking links with UTMs that tag leads who do not come from an ad."),
     ),
-    "capi": (
-        "/capi",
-        _l("CAPI audit"),
-        _l("Every event sent to Meta's Conversions API, with Meta's answer."),
-    ),
     "billing": (
         "/billing",
         _l("Billing"),

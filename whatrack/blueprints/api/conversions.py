@@ -1,0 +1,25 @@
+"""GET /api/v1/conversion-events: the CAPI audit log for integrators."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from whatrack.blueprints.api import bp
+from whatrack.errors import ValidationError
+from whatrack.services import conversions, conversions_query
+from whatrack.services.tickets_query import page_size
+from whatrack.tenancy import current_org
+
+
+@bp.get("/conversion-events")
+def list_conversion_events():
+    """Newest first; ``status``, ``from`` / ``to`` (YYYY-MM-DD, org timezone), ``ticket_id``."""
+    audit_filter, errors = conversions_query.parse_filter(request.args)
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise ValidationError(message, field=field)
+    page = conversions_query.list_events(current_org, audit_filter,
+                                         cursor=request.args.get("cursor"),
+                                         limit=page_size(request.args.get("limit")))
+    return jsonify({"data": [conversions.event_json(e) for e in page.items],
+                    "next_cursor": page.next_cursor})

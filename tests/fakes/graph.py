@@ -7,6 +7,7 @@ mapping run. Tests program failures and read the recorded requests.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from collections import deque
@@ -15,6 +16,8 @@ from typing import Any
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.graph_meta_ads import FakeCapi, FakeLogin
 
 
 @dataclass
@@ -55,11 +58,14 @@ def meta_error(message: str, code: int, subcode: int | None = None,
 class FakeGraph:
     def __init__(self, version: str = "v25.0", token: str = "test-token") -> None:
         self.version = version
+        self.default_token = token
         self.valid_tokens = {token}
         self.requests: list[Recorded] = []
         self.media: dict[str, tuple[bytes, str]] = {}
         self._failures: dict[str, deque[Failure]] = {}
         self._lock = threading.Lock()
+        self.login = FakeLogin()
+        self.capi = FakeCapi()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -77,6 +83,10 @@ class FakeGraph:
             self.requests.clear()
             self.media.clear()
             self._failures.clear()
+            self.valid_tokens.clear()
+            self.valid_tokens.add(self.default_token)
+            self.login = FakeLogin()
+            self.capi = FakeCapi()
 
     def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
         self.media[media_id] = (content, mime_type)
@@ -118,11 +128,17 @@ class FakeGraph:
                 time.sleep(failure.delay)
             return self._json(failure.body or meta_error("fake failure", 1), failure.status,
                               failure.headers)
+        prefix = f"/{self.version}/"
+        public = request.path.removeprefix(prefix)
+        if request.path.startswith(prefix) and public in ("dialog/oauth", "oauth/access_token"):
+            return self.login.route(self, request, public)
         if not self._authorized(request):
             return self._json(meta_error("Invalid OAuth access token.", 190), 401)
+        if not self._proof_ok(request):
+            return self._json(meta_error("Invalid appsecret_proof provided in the API argument",
+                                         100), 400)
         if request.path.startswith("/media-bin/"):
             return self._media_bytes(request.path.removeprefix("/media-bin/"))
-        prefix = f"/{self.version}/"
         if request.path.startswith(prefix):
             return self.route(request, request.path.removeprefix(prefix))
         return self._json(meta_error("Unknown path", 100, error_type="GraphMethodException"), 400)
@@ -130,10 +146,29 @@ class FakeGraph:
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() or request.args.get("access_token", "")
-        return token in self.valid_tokens
+        app_token = f"{self.login.app_id}|{self.login.app_secret}" if self.login.app_id else None
+        return token in self.valid_tokens or (app_token is not None and token == app_token)
+
+    def _proof_ok(self, request: Request) -> bool:
+        proof = request.args.get("appsecret_proof")
+        if proof is None or not self.login.app_secret:
+            return True
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        expected = hmac.new(self.login.app_secret.encode(), token.encode(),
+                            hashlib.sha256).hexdigest()
+        return hmac.compare_digest(proof, expected)
+
+    def bearer(self, request: Request) -> str:
+        header = request.headers.get("Authorization", "")
+        return header.removeprefix("Bearer ").strip() or request.args.get("access_token", "")
 
     def route(self, request: Request, path: str) -> Response:
-        """Graph objects by path; later features extend this (events, debug_token...)."""
+        """Graph objects by path: media, then login/datasets (FakeLogin), then CAPI events."""
+        if request.method == "POST" and path.endswith("/events"):
+            return self.capi.receive(self, request, path.removesuffix("/events"))
+        answered = self.login.graph_route(self, request, path)
+        if answered is not None:
+            return answered
         if request.method == "GET" and "/" not in path and path in self.media:
             content, mime = self.media[path]
             return self._json({

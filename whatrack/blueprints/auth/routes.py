@@ -128,6 +128,9 @@ def accept_invite(token: str):
     invite = orgs.find_invite(token)
     if invite is None:
         abort(404)
+    # Read before any rollback: a rollback expires the invite, and reloading it outside
+    # unscoped() (no organization is bound for a newcomer) would be refused.
+    org_name = invite_org_name(invite)
     form = AcceptInviteForm()
     if form.validate_on_submit():
         try:
@@ -147,7 +150,6 @@ def accept_invite(token: str):
             flash(_("You joined %(org)s.", org=membership.organization.name), "success")
             return redirect(url_for("dashboard.home"))
     status = 422 if form.errors or form.form_errors else 200
-    org_name = invite_org_name(invite)
     return render_template("auth/invite.html", form=form, org_name=org_name), status
 
 

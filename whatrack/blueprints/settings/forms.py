@@ -1,9 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import Email, Length, Optional
 
-ROLE_CHOICES = [("agent", _l("Agent")), ("admin", _l("Admin")), ("owner", _l("Owner"))]
+# SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices and 3.4 removes them.
+ROLE_CHOICES = [SelectChoice("agent", _l("Agent")), SelectChoice("admin", _l("Admin")),
+                SelectChoice("owner", _l("Owner"))]
+ROLE_LABELS = {choice.value: choice.label for choice in ROLE_CHOICES}
 
 
 class InviteForm(FlaskForm):

@@ -7,7 +7,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from whatrack.blueprints.settings import bp
-from whatrack.blueprints.settings.forms import ApiKeyForm, EmptyForm, InviteForm, RoleForm
+from whatrack.blueprints.settings.forms import (
+    ROLE_LABELS,
+    ApiKeyForm,
+    EmptyForm,
+    InviteForm,
+    RoleForm,
+)
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
@@ -42,6 +48,7 @@ def team():
         invites=orgs.pending_invites(current_org) if can_manage else [],
         invite_form=InviteForm(),
         role_form=RoleForm(),
+        role_labels=ROLE_LABELS,
         action_form=EmptyForm(),
         can_manage=can_manage,
         is_owner=current_role() == "owner",

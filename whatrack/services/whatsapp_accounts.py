@@ -48,8 +48,40 @@ def attach_account(
     if token:
         account.token = token
     db.session.flush()
-    log.info("whatsapp number %s attached to organization %s", phone_number_id, org.id)
+    claimed = claim_unroutable_events(org, phone_number_id)
+    log.info("whatsapp number %s attached to organization %s (%d waiting deliveries)",
+             phone_number_id, org.id, claimed)
     return account
+
+
+def claim_unroutable_events(org: Organization, phone_number_id: str) -> int:
+    """Link deliveries that came for this number before it was connected to ``org``.
+
+    They stay ``unroutable`` (nothing is applied behind the operators' back) but now show
+    in the organization's webhook view, where "reprocess" turns them into rows.
+    """
+    from whatrack.integrations.meta.webhook_parser import MalformedPayload, parse_bytes
+    from whatrack.models import WebhookEvent, WebhookEventRoute
+    from whatrack.models.base import dialect_insert
+
+    candidates = db.session.scalars(
+        select(WebhookEvent).where(WebhookEvent.state == "unroutable",
+                                   WebhookEvent.body.contains(phone_number_id.encode()))
+    )
+    claimed = 0
+    for event in candidates:
+        try:
+            if phone_number_id not in parse_bytes(event.body).phone_number_ids():
+                continue
+        except MalformedPayload:
+            continue
+        db.session.execute(
+            dialect_insert(WebhookEventRoute)
+            .values(organization_id=org.id, webhook_event_id=event.id)
+            .on_conflict_do_nothing(index_elements=["webhook_event_id", "organization_id"])
+        )
+        claimed += 1
+    return claimed
 
 
 def accounts_by_phone_number_id(phone_number_ids: set[str]) -> dict[str, WhatsAppAccount]:

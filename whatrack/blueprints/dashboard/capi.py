@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import (
     Response,
@@ -12,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,6 +22,7 @@ from whatrack.blueprints.settings.forms import EmptyForm
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
+from whatrack.integrations.meta.capi import dumps as exact_json
 from whatrack.models import MetaConversionEvent, utcnow
 from whatrack.models.conversions import EVENT_STATUSES
 from whatrack.services import conversions, conversions_query, meta_connection
@@ -79,17 +80,19 @@ def capi():
 @role_required("admin")
 def capi_export():
     audit_filter = _filter()
-    rows = conversions_query.csv_rows(current_org, audit_filter)
+    # Built inside the request: the rows are read while the organization is bound.
+    body = "".join(conversions_query.csv_rows(current_org, audit_filter))
     filename = f"capi-{current_org.slug}-{utcnow():%Y%m%d-%H%M}.csv"
-    return Response(stream_with_context(rows), mimetype="text/csv",
+    return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _pretty(text: str | None) -> str | None:
+    """Indented JSON with numbers exactly as sent (1234.56 stays 1234.56, never a float)."""
     if not text:
         return None
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return exact_json(json.loads(text, parse_float=Decimal), indent=2)
     except ValueError:
         return text
 

@@ -157,18 +157,28 @@ def _decimal_literal(value: Decimal) -> str:
     return format(value, "f")  # exact digits, never an exponent or a float's rounding
 
 
-def dumps(obj: Any) -> str:
-    """JSON text with Decimals written as exact numbers (``Decimal("1234.56")`` -> ``1234.56``)."""
+def dumps(obj: Any, indent: int | None = None, _level: int = 0) -> str:
+    """JSON text with Decimals written as exact numbers (``Decimal("1234.56")`` -> ``1234.56``).
+
+    Compact by default (what goes to Meta); ``indent`` pretty-prints for the audit page.
+    """
     if isinstance(obj, Decimal):
         return _decimal_literal(obj)
-    if isinstance(obj, dict):
-        items = (json.dumps(str(k), ensure_ascii=False) + ":" + dumps(v) for k, v in obj.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(obj, list | tuple):
-        return "[" + ",".join(dumps(v) for v in obj) + "]"
     if isinstance(obj, float):
         raise TypeError("floats cannot carry money exactly: use Decimal")
-    return json.dumps(obj, ensure_ascii=False)
+    if not isinstance(obj, dict | list | tuple):
+        return json.dumps(obj, ensure_ascii=False)
+    if isinstance(obj, dict):
+        items = [json.dumps(str(k), ensure_ascii=False) + (": " if indent else ":")
+                 + dumps(v, indent, _level + 1) for k, v in obj.items()]
+        opening, closing = "{", "}"
+    else:
+        items = [dumps(v, indent, _level + 1) for v in obj]
+        opening, closing = "[", "]"
+    if not indent or not items:
+        return opening + ",".join(items) + closing
+    inner, outer = "\n" + " " * indent * (_level + 1), "\n" + " " * indent * _level
+    return opening + inner + ("," + inner).join(items) + outer + closing
 
 
 def request_body(events_json: Sequence[str], test_event_code: str | None = None) -> bytes:

@@ -83,10 +83,25 @@ def demo_command() -> None:
     click.echo(f"  password: {current_app.config['DEMO_PASSWORD']}")
 
 
+@click.command("scheduler")
+def scheduler_command() -> None:
+    """Enqueue the periodic sweepers forever (run exactly one per deployment)."""
+    import threading
+
+    from whatrack.tasks.schedule import run_scheduler
+
+    click.echo("scheduler running (Ctrl-C to stop)")
+    try:
+        run_scheduler(threading.Event())
+    except KeyboardInterrupt:
+        pass
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(org_cli)
     app.cli.add_command(apikey_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(scheduler_command)
 
     from whatrack.cli_meta import capi_cli, meta_cli
     from whatrack.cli_whatsapp import whatsapp_cli

@@ -72,6 +72,10 @@ def dramatiq_init_app(app: Flask) -> None:
     """Give actors an app context of ``app``; the last app initialised wins."""
     _app_middleware.app = app
     app.extensions["dramatiq"] = broker
+    if is_inprocess() and app.config.get("INPROCESS_WORKER"):
+        # Laptop mode: the worker thread and scheduler start with the first request, not
+        # on import, so `flask db upgrade` never runs sweepers against a missing schema.
+        app.before_request(ensure_inprocess_worker)
 
 
 def is_inprocess() -> bool:
@@ -88,4 +92,7 @@ def ensure_inprocess_worker() -> None:
             worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
             worker.start()
             _inprocess_worker = worker
-            log.info("in-process worker started (no REDIS_URL)")
+            from whatrack.tasks.schedule import start_scheduler_thread
+
+            start_scheduler_thread()
+            log.info("in-process worker and scheduler started (no REDIS_URL)")

@@ -40,3 +40,14 @@ def sweep_conversion_events() -> None:
     if expired or due:
         log.info("capi sweep: %d events past 7 days skipped, %d organizations re-enqueued",
                  expired, len(due))
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
+def purge_login_attempts() -> None:
+    """Keep the login throttle table small (attempts older than a week)."""
+    from whatrack.services.accounts import purge_login_attempts as purge
+
+    removed = purge()
+    db.session.commit()
+    if removed:
+        log.info("purged %d old login attempts", removed)

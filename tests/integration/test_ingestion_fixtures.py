@@ -80,6 +80,11 @@ def test_every_fixture_file_has_its_test():
     names = {Path(p).stem for p in FIXTURES.glob("*.json")}
     tested = {n.removeprefix("test_") for n in globals() if n.startswith("test_")}
     assert names <= tested, sorted(names - tested)
+    # The copy in the repository is the shared reference set, byte for byte.
+    shared = FIXTURES.parents[2].parent / "shared" / "fixtures" / "meta"
+    if shared.is_dir():
+        assert {p.name: p.read_bytes() for p in shared.glob("*.json")} == {
+            p.name: p.read_bytes() for p in FIXTURES.glob("*.json")}
 
 
 def live_ticket(org_id: int, account_id: int, contact: Contact, sent_at: int,

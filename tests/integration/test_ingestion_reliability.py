@@ -80,7 +80,7 @@ def seed_contact(app, org_id: int, wa_id: str) -> int:
         return contact.id
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
     """Poll a database condition (a bounded wait for another process, not a fixed sleep)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -69,6 +69,24 @@ def test_message_lands_first_then_its_media_is_cached(app, whatsapp_org, post_we
     assert len(fake_graph.requests_to(f"/media-bin/{IMAGE_ID}")) == 1
 
 
+def test_a_graph_outage_longer_than_the_retries_marks_media_failed(
+        whatsapp_org, post_webhook, worker, fake_graph, fast_media_retries, login, client):
+    fake_graph.add_media(IMAGE_ID, JPEG, "image/jpeg")
+    fake_graph.fail(GRAPH_MEDIA, 500, meta_error("An unexpected error has occurred.", 2),
+                    times=50)
+    message = ingest_image(post_webhook, worker)
+
+    # The first try and six retries, then a final state instead of "pending" forever.
+    assert len(fake_graph.requests_to(GRAPH_MEDIA)) == 7
+    assert_fields(message, media_state="failed",
+                  media_error="Graph API unavailable after 7 attempts")
+    assert all_rows(MediaFile) == []
+    fake_graph.reset()
+    fake_graph.add_media(IMAGE_ID, JPEG, "image/jpeg")
+    login(whatsapp_org["email"])
+    assert client.get(f"/media/{message.id}").data == JPEG  # still fetchable on demand
+
+
 @pytest.mark.parametrize(("status", "error"), [
     (400, meta_error("Unsupported get request.", 100, 33, "GraphMethodException")),
     (401, meta_error("Error validating access token: Session has expired", 190, 463)),

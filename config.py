@@ -72,6 +72,8 @@ class Config:
     # Meta allows webhook bodies up to 3 MB (history chunks); leave headroom.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     TRIAL_DAYS = 14
+    # werkzeug method string; the test suite uses a cheaper one.
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash algorithm, not a password
     # Failed logins allowed per account and per IP inside LOGIN_WINDOW_SECONDS.
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_WINDOW_SECONDS = int(_env("LOGIN_WINDOW_SECONDS", "900"))

@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import request
+from werkzeug.routing import IntegerConverter
+
+from whatrack.models.base import MAX_DB_ID
 
 if TYPE_CHECKING:
     from flask import Flask, Response
@@ -44,5 +47,14 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` capped at the database's integer range: a huge id is a 404, not a 500."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_DB_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def security_init_app(app: Flask) -> None:
+    # Before any blueprint registers a rule: rules bind their converters when added.
+    app.url_map.converters["int"] = IdConverter
     app.after_request(add_security_headers)

@@ -55,6 +55,10 @@ def bind_org(org_or_id: Any) -> Iterator[None]:
 
 def bind_org_for_request(org: Organization) -> None:
     """Bind for the rest of the request; ``release_request_org`` undoes it at teardown."""
+    # A second bind in one request (an API key on a browser that also sends its session
+    # cookie) must not orphan the first token: teardown would then restore the session's
+    # org instead of "none" and leak it into the thread's next request.
+    release_request_org()
     g._tenancy_token = _bound_org_id.set(org.id)
 
 
@@ -162,6 +166,7 @@ def resolve_request_org() -> None:
 
 def bind_api_org(org: Organization) -> None:
     """API requests are scoped to the key's organization instead of a session."""
+    g.pop("membership", None)  # a session's role in another org means nothing here
     g.current_org = org
     bind_org_for_request(org)
 

@@ -277,3 +277,15 @@ def test_protected_page_sends_anonymous_user_to_login_with_next(client):
 
     assert resp.status_code == 302
     assert resp.headers["Location"].startswith("/login?next=")
+
+
+def test_passwords_are_hashed_with_scrypt_outside_the_test_suite(app, monkeypatch):
+    from config import Config, ProductionConfig
+    from whatrack.models import User
+
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", Config.PASSWORD_HASH_METHOD)
+    user = User(email="x@example.com")
+    user.set_password("senha-forte-123")
+
+    assert ProductionConfig.PASSWORD_HASH_METHOD == "scrypt"
+    assert user.password_hash.startswith("scrypt:") and user.check_password("senha-forte-123")

@@ -12,6 +12,9 @@ from sqlalchemy.types import TypeDecorator
 
 from whatrack.extensions import db
 
+# Primary keys are INTEGER columns; a bigger client-supplied id can only be "not found".
+MAX_DB_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -63,6 +66,8 @@ class TenantMixin:
             ident = int(ident)
         except (TypeError, ValueError):
             return None
+        if not -MAX_DB_ID <= ident <= MAX_DB_ID:
+            return None  # PostgreSQL would refuse it with an error, not an empty result
         stmt = select(cls).where(cls.id == ident, cls.organization_id == org.id)
         return db.session.scalars(stmt).first()
 

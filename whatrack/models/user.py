@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from whatrack.extensions import db
 from whatrack.models.base import TimestampMixin, UTCDateTime
 from whatrack.models.org import Membership
+
+
+def password_hash_method() -> str:
+    """scrypt unless configured otherwise (the test suite picks a cheap method for speed)."""
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if current_app else "scrypt"
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -31,7 +37,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     )
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

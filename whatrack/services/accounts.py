@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import LoginAttempt, User, utcnow
+from whatrack.models.user import password_hash_method
 from whatrack.services.orgs import check_password_strength, find_user_by_email, normalize_email
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ def authenticate(email: str, password: str, ip: str) -> User:
         log.warning("login throttled for ip %s", ip)
         raise TooManyAttempts(_("Too many attempts. Please wait a few minutes."))
     user = find_user_by_email(email)
+    if user is None:
+        # Spend the same hash check on an unknown email, so the response time does not
+        # reveal which emails have an account.
+        check_password_hash(_dummy_hash(), password)
     ok = user is not None and user.check_password(password)
     db.session.add(LoginAttempt(email=email, ip=ip, succeeded=ok))
     if not ok:
@@ -55,6 +62,16 @@ def authenticate(email: str, password: str, ip: str) -> User:
     user.last_login_at = utcnow()
     db.session.flush()
     return user
+
+
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = password_hash_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _dummy_hashes[method]
 
 
 def change_password(user: User, current: str, new: str) -> None:

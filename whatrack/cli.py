@@ -53,8 +53,9 @@ def create_apikey_command(slug: str, name: str) -> None:
     org = org_by_slug(slug)
     with bind_org(org):
         issued = apikeys.create_api_key(org, name)
+        prefix = issued.api_key.prefix  # read before the commit expires the row
         db.session.commit()
-    click.echo(f"API key {issued.api_key.prefix}... for {org.slug} (store it now, it is not kept):")
+    click.echo(f"API key {prefix}... for {slug} (store it now, it is not kept):")
     click.echo(issued.key)
 
 

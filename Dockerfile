@@ -1,6 +1,7 @@
 # One image for every role of WhaTrack:
 #   web (default CMD)   gunicorn -k gthread --threads 16 -w 2 wsgi:app   on 0.0.0.0:8000
 #   worker              dramatiq whatrack.tasks.worker
+#   scheduler           flask --app wsgi scheduler   (exactly one per deployment)
 #   release step        flask --app wsgi db upgrade
 # Configuration comes from the environment (see README.md); no secret is baked in.
 

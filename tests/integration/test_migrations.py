@@ -1,0 +1,78 @@
+"""The migrations build exactly the models' schema on an empty PostgreSQL, and undo it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Column, MetaData, String, inspect
+
+from tests.conftest import PG_ADMIN_URL
+from tests.fixtures_app import AppTestConfig
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    name = f"whatrack_migrations_{uuid.uuid4().hex[:8]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        server = PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
+        yield f"postgresql+psycopg://{server}/{name}"
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_upgrade_on_an_empty_database_builds_exactly_the_models_then_downgrades(
+    make_app, empty_database
+):
+    from whatrack.extensions import db
+
+    class FreshDatabaseConfig(AppTestConfig):
+        SQLALCHEMY_DATABASE_URI = empty_database
+
+    fresh = make_app(FreshDatabaseConfig)
+    with fresh.app_context():
+        try:
+            upgrade()
+            with db.engine.connect() as conn:
+                context = MigrationContext.configure(conn, opts={"compare_type": True})
+                diff = compare_metadata(context, db.metadata)
+                tables = set(inspect(conn).get_table_names())
+            assert diff == [], "the migrations and the models disagree:\n" + "\n".join(
+                map(str, diff))
+            assert tables == {t.name for t in db.metadata.sorted_tables} | {"alembic_version"}
+            with db.engine.connect() as conn:  # the control: a drifted model is noticed
+                context = MigrationContext.configure(conn, opts={"compare_type": True})
+                drift = compare_metadata(context, _drifted(db.metadata))
+            assert {_kind(d) for d in drift} == {"add_column", "modify_type"}
+
+            downgrade(revision="base")
+            with db.engine.connect() as conn:
+                assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+        finally:
+            db.engine.dispose()
+
+
+def _drifted(metadata: MetaData) -> MetaData:
+    """A copy of the models with one column added and one length changed."""
+    copy = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.sorted_tables:
+        table.to_metadata(copy)
+    copy.tables["users"].append_column(Column("nickname", String(40)))
+    copy.tables["organizations"].c.name.type = String(121)
+    return copy
+
+
+def _kind(diff) -> str:
+    first = diff[0] if isinstance(diff, list) else diff
+    return first[0]

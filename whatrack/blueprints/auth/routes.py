@@ -15,6 +15,7 @@ from whatrack.blueprints.auth.forms import (
 )
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
+from whatrack.i18n import LANG_SESSION_KEY
 from whatrack.security import safe_next_url
 from whatrack.services import accounts, orgs
 from whatrack.tenancy import SESSION_ORG_KEY, memberships_of
@@ -29,7 +30,10 @@ def _form_error(form, exc: WhaTrackError) -> None:
 
 
 def _start_session(user, org_id: int | None, remember: bool = False) -> None:
+    lang = session.get(LANG_SESSION_KEY)
     session.clear()  # a fresh session on login: no fixation
+    if lang:
+        session[LANG_SESSION_KEY] = lang  # the language the person picked stays picked
     login_user(user, remember=remember)
     if org_id is not None:
         session[SESSION_ORG_KEY] = org_id
@@ -92,7 +96,10 @@ def _client_ip() -> str:
 @bp.post("/logout")
 @login_required
 def logout():
+    lang = session.get(LANG_SESSION_KEY)
     session.clear()
+    if lang:
+        session[LANG_SESSION_KEY] = lang
     # After the clear: logout_user() leaves the "clear the remember-me cookie" mark in the
     # session, and a remembered browser would otherwise log straight back in.
     logout_user()

@@ -36,13 +36,15 @@ def receive():
         log.warning("webhook with a missing or invalid signature refused")
         return "invalid signature", 401, TEXT
     try:
-        event = store_webhook(raw)
+        # Read the id while the row is fresh: after the commit every attribute is expired,
+        # and ``event.id`` would check out a connection again to SELECT the row back.
+        event_id = store_webhook(raw).id
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("webhook could not be stored; Meta will retry")
         return "temporarily unavailable", 503, TEXT
-    _enqueue(event.id)
+    _enqueue(event_id)
     return "ok", 200, TEXT
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook_parser import (
@@ -29,12 +29,19 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
-def store_webhook(raw: bytes, source: str = "meta") -> WebhookEvent:
-    """Keep the delivery exactly as received (the caller commits before answering 200)."""
-    event = WebhookEvent(source=source, body=raw, body_sha256=hashlib.sha256(raw).hexdigest())
-    db.session.add(event)
-    db.session.flush()
-    return event
+_INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
+
+
+def store_webhook(raw: bytes, source: str = "meta") -> int:
+    """Keep the delivery exactly as received; its id (the caller commits before the 200).
+
+    A Core INSERT on the session's transaction: the ORM unit of work (identity map, flush
+    events) costs about half a millisecond of CPU per delivery on the hot path and buys
+    nothing for a row nobody reads back. Column defaults (state, received_at) still apply.
+    """
+    values = {"source": source, "body": raw, "body_sha256": hashlib.sha256(raw).hexdigest()}
+    connection = db.session.connection(bind_arguments={"mapper": WebhookEvent})
+    return connection.execute(_INSERT_EVENT, values).scalar_one()
 
 
 def lock_event(event_id: int) -> WebhookEvent | None:

@@ -36,9 +36,7 @@ def receive():
         log.warning("webhook with a missing or invalid signature refused")
         return "invalid signature", 401, TEXT
     try:
-        # Read the id while the row is fresh: after the commit every attribute is expired,
-        # and ``event.id`` would check out a connection again to SELECT the row back.
-        event_id = store_webhook(raw).id
+        event_id = store_webhook(raw)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()

@@ -135,7 +135,7 @@ def test_one_bad_event_is_isolated_and_the_others_go(meta_app, whatsapp_org, mak
     assert [(e.status, e.reason_code) for e in bad] == [("failed", "invalid_click")]
     assert {e.status for e in good} == {"sent"}
     assert sorted(meta_app.capi.accepted.values()) == [1] * 9
-    # Halving: 10 -> 5+5 -> the bad 5 -> 2+3 -> 3 -> 1+2 -> 2 -> 1+1.
+    # 10 -> parts of 4, 4, 2 -> the bad part's single events.
     results = [a.result for a in _attempts(db, bad[0].id)]
     assert results[-1] == "failed" and set(results[:-1]) == {"split"}
     assert all(_attempts(db, e.id)[-1].result == "sent" for e in good)

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -157,28 +158,33 @@ def _decimal_literal(value: Decimal) -> str:
     return format(value, "f")  # exact digits, never an exponent or a float's rounding
 
 
-def dumps(obj: Any, indent: int | None = None, _level: int = 0) -> str:
+def _swap_decimals(obj: Any, literals: list[str], marker: str) -> Any:
+    if isinstance(obj, Decimal):
+        literals.append(_decimal_literal(obj))
+        return f"{marker}{len(literals) - 1}"
+    if isinstance(obj, float):
+        raise TypeError("floats cannot carry money exactly: use Decimal")
+    if isinstance(obj, dict):
+        return {key: _swap_decimals(value, literals, marker) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_swap_decimals(value, literals, marker) for value in obj]
+    return obj
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
     """JSON text with Decimals written as exact numbers (``Decimal("1234.56")`` -> ``1234.56``).
 
     Compact by default (what goes to Meta); ``indent`` pretty-prints for the audit page.
+    Decimals become unique placeholder strings for the (C-accelerated) encoder, then the
+    quoted placeholders are replaced by the exact digits.
     """
-    if isinstance(obj, Decimal):
-        return _decimal_literal(obj)
-    if isinstance(obj, float):
-        raise TypeError("floats cannot carry money exactly: use Decimal")
-    if not isinstance(obj, dict | list | tuple):
-        return json.dumps(obj, ensure_ascii=False)
-    if isinstance(obj, dict):
-        items = [json.dumps(str(k), ensure_ascii=False) + (": " if indent else ":")
-                 + dumps(v, indent, _level + 1) for k, v in obj.items()]
-        opening, closing = "{", "}"
-    else:
-        items = [dumps(v, indent, _level + 1) for v in obj]
-        opening, closing = "[", "]"
-    if not indent or not items:
-        return opening + ",".join(items) + closing
-    inner, outer = "\n" + " " * indent * (_level + 1), "\n" + " " * indent * _level
-    return opening + inner + ("," + inner).join(items) + outer + closing
+    literals: list[str] = []
+    marker = f"@@whatrack-decimal-{secrets.token_hex(8)}-"
+    text = json.dumps(_swap_decimals(obj, literals, marker), ensure_ascii=False, indent=indent,
+                      separators=None if indent else (",", ":"))
+    for index, literal in enumerate(literals):
+        text = text.replace(f'"{marker}{index}"', literal)
+    return text
 
 
 def request_body(events_json: Sequence[str], test_event_code: str | None = None) -> bytes:

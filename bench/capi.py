@@ -262,6 +262,7 @@ def run(args: argparse.Namespace) -> dict:
             "accepted_by_meta": len(accepted),
             "failed_are_exactly_poison": failed_ids == poison_ids,
             "workers": f"{args.processes} process x {args.threads} threads",
+            "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
             "messages": args.messages,
         }
         fake.capi.error_rate = 0.0

@@ -235,3 +235,20 @@ def _slug(db, org_id):
     from whatrack.models import Organization
 
     return db.session.get(Organization, org_id).slug
+
+
+def test_callback_survives_meta_being_down_or_odd_answers(meta_app, whatsapp_org, client, login,
+                                                           db):
+    from tests.fakes.graph import meta_error
+
+    login(whatsapp_org["email"])
+    for failure in ((500, "<html>down</html>"), (400, meta_error("bad code", 100, 36009)),
+                    (200, {"no_token": True})):
+        meta_app.fail("/v25.0/oauth/access_token", *failure)
+        done, _dialog = _login_round_trip(client, meta_app)
+        assert done.status_code == 302
+        assert done.headers["Location"].endswith("/dashboard/settings/meta")
+    assert _connection(db, whatsapp_org["org_id"]) is None
+    assert client.get("/dashboard/settings/meta/callback").status_code == 302  # no state
+    assert client.get("/dashboard/settings/meta/callback?state=x&error=access_denied"
+                      ).status_code == 302

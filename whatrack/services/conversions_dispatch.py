@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import threading
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +65,7 @@ MAX_FAILURES = 16  # ~6 hours of retries with the default 2 s base and the 1 h c
 BACKOFF_CAP_SECONDS = 3600.0
 BODY_LIMIT = 4000
 _random = secrets.SystemRandom()
+_LAPTOP_LOCK = threading.Lock()
 
 
 @dataclass
@@ -347,6 +350,14 @@ def dispatch_due(org: Organization, limit: int = capi.MAX_BATCH) -> DispatchResu
     insert_attempts(result.attempts)
     db.session.flush()
     return result
+
+
+def batch_guard() -> AbstractContextManager[Any]:
+    """Hold around ``dispatch_due`` and its commit: SQLite (laptop mode) has no row locks,
+    and laptop mode is one process, so there a thread lock keeps batches one at a time."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return nullcontext()
+    return _LAPTOP_LOCK
 
 
 def next_retry_at(org: Organization) -> datetime | None:

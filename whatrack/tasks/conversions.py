@@ -33,8 +33,9 @@ def send_conversion_events(org_id: int) -> None:
         if org is None:
             return
         while time.monotonic() < deadline:
-            result = conversions_dispatch.dispatch_due(org)
-            db.session.commit()
+            with conversions_dispatch.batch_guard():
+                result = conversions_dispatch.dispatch_due(org)
+                db.session.commit()
             if result.requests or result.locked:
                 log.info("capi org %s: %d locked, %d sent, %d failed, %d skipped, %d to retry, "
                          "%d requests", org_id, result.locked, result.sent, result.failed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import requests
 from authlib.integrations.base_client import OAuthError
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
@@ -104,6 +105,12 @@ def meta_callback():
         token = facebook_oauth().authorize_access_token()
         meta_connection.complete_oauth(current_org, current_user, token["access_token"],
                                        token.get("expires_in"))
+    except (requests.RequestException, KeyError) as exc:
+        db.session.rollback()
+        log.warning("Facebook code exchange failed: %s", type(exc).__name__)
+        flash(_("Facebook did not connect (%(reason)s). Try again.",
+                reason=type(exc).__name__), "error")
+        return redirect(url_for("settings.meta"))
     except OAuthError as exc:
         db.session.rollback()
         log.info("Facebook login not completed: %s", exc.error)

@@ -121,15 +121,19 @@ class RedisHub(LocalHub):
                 delay = min(delay * 2, 30)
 
     def _listen_once(self) -> None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._redis.pubsub()
         pubsub.psubscribe(f"{self._prefix}*")
         try:
-            # The first get_message consumes the psubscribe confirmation.
-            pubsub.get_message(timeout=1, ignore_subscribe_messages=False)
+            # Ready only once Redis confirms the subscription: a frame published before
+            # that would be lost for sockets that were told the hub is listening.
+            while not self._stopping.is_set():
+                reply = pubsub.get_message(timeout=1)
+                if reply and reply.get("type") == "psubscribe":
+                    break
             self._ready.set()
             while not self._stopping.is_set():
                 message = pubsub.get_message(timeout=1)
-                if message:
+                if message and message.get("type") == "pmessage":
                     self._dispatch(message)
         finally:
             pubsub.close()

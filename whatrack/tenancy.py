@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, g, session
+from flask import abort, g, request, session
 from flask_login import current_user
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
@@ -37,6 +37,9 @@ _unscoped: ContextVar[bool] = ContextVar("whatrack_unscoped", default=False)
 
 ROLE_RANK = {"agent": 1, "admin": 2, "owner": 3}
 SESSION_ORG_KEY = "org_id"
+# Blueprints whose requests come from machines (Meta, probes): their tenant, if any, is
+# found from the payload in a worker, never from a session.
+MACHINE_BLUEPRINTS = frozenset({"webhooks", "health"})
 
 
 def bound_org_id() -> int | None:
@@ -148,7 +151,8 @@ def resolve_request_org() -> None:
     # streamed responses): the org is always resolved from scratch.
     for key in ("current_org", "membership", "memberships"):
         g.pop(key, None)
-    if not current_user.is_authenticated:
+    # Machine endpoints never act for a logged-in person: not even the session is read.
+    if request.blueprint in MACHINE_BLUEPRINTS or not current_user.is_authenticated:
         return
     memberships = memberships_of(current_user)
     wanted = session.get(SESSION_ORG_KEY)

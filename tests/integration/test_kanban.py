@@ -153,3 +153,31 @@ def test_board_queries_are_constant_for_1000_tickets(whatsapp_org, client, login
     many = _count_queries(db, lambda: client.get("/dashboard/tickets"))
     assert few == many, (few, many)
     assert many <= 12
+
+
+def test_admin_cancels_a_sale_from_the_panel_and_agents_cannot(
+        whatsapp_org, ticket_id, client, login, db, app):
+    from whatrack.models import Membership, Sale
+    from whatrack.services import orgs
+
+    login(whatsapp_org["email"])
+    client.post(f"/dashboard/tickets/{ticket_id}/sales", data={"value": "80"},
+                headers={"Accept": "application/json"})
+    with unscoped():
+        sale_id = db.session.scalars(select(Sale.id)).one()
+    assert client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": ""},
+                       headers={"Accept": "application/json"}).status_code == 422
+    resp = client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": "duplicada"},
+                       headers={"Accept": "application/json"})
+    assert resp.status_code == 200 and resp.get_json()["ok"]
+    with unscoped():
+        assert db.session.get(Sale, sale_id).cancel_reason == "duplicada"
+
+    agent = orgs.create_user("agente@example.com", "password-123!", "Agente")
+    db.session.add(Membership(organization_id=whatsapp_org["org_id"], user_id=agent.id,
+                              role="agent"))
+    db.session.commit()
+    client.post("/logout")
+    login("agente@example.com")
+    assert client.post(f"/dashboard/sales/{sale_id}/reject",
+                       headers={"Accept": "application/json"}).status_code == 403

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -33,44 +32,36 @@ def create_sale(ticket_id: int):
     return done(db.session.get(Ticket, ticket.id), _("Sale recorded."), status=201)
 
 
-def _sale_or_404(sale_id: int) -> Sale:
-    return Sale.get_for_org_or_404(sale_id, current_org)
+def _decide(sale_id: int, change, message: str):
+    """Load the sale (scoped), apply ``change(sale)``, answer like every board action."""
+    sale = Sale.get_for_org_or_404(sale_id, current_org)
+    try:
+        change(sale)
+    except WhaTrackError as exc:
+        return refused(exc, sale.ticket)
+    db.session.commit()
+    return done(db.session.get(Ticket, sale.ticket_id), message)
 
 
 @bp.post("/dashboard/sales/<int:sale_id>/approve")
 @role_required("admin")
 def approve_sale(sale_id: int):
-    sale = _sale_or_404(sale_id)
-    try:
+    def approve(sale: Sale) -> None:
         value = parse_amount(_field("value")) if _field("value") else None
         sales.approve_sale(current_org, sale.id, current_user, value)
-    except WhaTrackError as exc:
-        return refused(exc, sale.ticket)
-    db.session.commit()
-    return done(db.session.get(Ticket, sale.ticket_id), _("Sale approved."))
+
+    return _decide(sale_id, approve, _("Sale approved."))
 
 
 @bp.post("/dashboard/sales/<int:sale_id>/reject")
 @role_required("admin")
 def reject_sale(sale_id: int):
-    sale = _sale_or_404(sale_id)
-    try:
-        sales.reject_sale(current_org, sale.id, current_user, _field("reason"))
-    except WhaTrackError as exc:
-        return refused(exc, sale.ticket)
-    db.session.commit()
-    return done(db.session.get(Ticket, sale.ticket_id), _("Proposal rejected."))
+    return _decide(sale_id, lambda sale: sales.reject_sale(
+        current_org, sale.id, current_user, _field("reason")), _("Proposal rejected."))
 
 
 @bp.post("/dashboard/sales/<int:sale_id>/cancel")
 @role_required("admin")
 def cancel_sale(sale_id: int):
-    sale = _sale_or_404(sale_id)
-    if request.method != "POST":
-        abort(405)
-    try:
-        sales.cancel_sale(current_org, sale.id, current_user, _field("reason") or "")
-    except WhaTrackError as exc:
-        return refused(exc, sale.ticket)
-    db.session.commit()
-    return done(db.session.get(Ticket, sale.ticket_id), _("Sale cancelled."))
+    return _decide(sale_id, lambda sale: sales.cancel_sale(
+        current_org, sale.id, current_user, _field("reason") or ""), _("Sale cancelled."))

@@ -8,7 +8,6 @@ from flask import current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from whatrack.blueprints.webhooks import bp
-from whatrack.extensions import db
 from whatrack.integrations.meta.signatures import verify_signature, verify_subscription
 from whatrack.services.webhooks import store_webhook
 
@@ -36,10 +35,8 @@ def receive():
         log.warning("webhook with a missing or invalid signature refused")
         return "invalid signature", 401, TEXT
     try:
-        event_id = store_webhook(raw)
-        db.session.commit()
+        event_id = store_webhook(raw)  # committed when it returns
     except SQLAlchemyError:
-        db.session.rollback()
         log.exception("webhook could not be stored; Meta will retry")
         return "temporarily unavailable", 503, TEXT
     _enqueue(event_id)

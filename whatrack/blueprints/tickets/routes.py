@@ -79,8 +79,9 @@ def panel(ticket_id: int):
         "conversion_events": conversions.ticket_events(current_org, ticket),
         "lost_reasons": lost_reason_labels(),
     }
-    template = "tickets/_panel.html" if request.args.get("partial") else "tickets/panel.html"
-    return render_template(template, **context)
+    in_drawer = bool(request.args.get("partial"))
+    template = "tickets/_panel.html" if in_drawer else "tickets/panel.html"
+    return render_template(template, in_drawer=in_drawer, **context)
 
 
 @bp.get("/dashboard/tickets/<int:ticket_id>/card")

@@ -101,3 +101,15 @@ def test_processing_error_retries_then_processes_exactly_once(
     assert len(_all(db, Message)) == 1
     with bind_org(whatsapp_org["org_id"]):
         assert db.session.scalar(select(func.count(Message.id))) == 1
+
+
+def test_account_update_for_an_unknown_business_is_unroutable(make_org, post_webhook, worker,
+                                                             db):
+    from whatrack.models import WebhookEvent
+
+    post_webhook(load_fixture("account_update_partner_removed"))
+    worker.drain()
+    db.session.expire_all()
+    [event] = _all(db, WebhookEvent)
+    assert event.state == "unroutable"
+    assert "WABA" in event.summary

@@ -89,6 +89,9 @@ def _route_others(parsed: ParsedWebhook, outcome: Outcome) -> None:
         account = waba_routes.get(other.waba_id or "")
         if account is not None:
             outcome.orgs.add(account.organization_id)
+        elif other.waba_id:
+            # An account-level update for a business no tenant connected: kept for operators.
+            outcome.unroutable.add(f"WABA {other.waba_id}")
         log.info("webhook field %s (%s) recorded",
                  getattr(other, "field", None), type(other).__name__)
 

@@ -113,3 +113,17 @@ def test_account_update_for_an_unknown_business_is_unroutable(make_org, post_web
     [event] = _all(db, WebhookEvent)
     assert event.state == "unroutable"
     assert "WABA" in event.summary
+
+
+def test_partner_removed_marks_the_number_disconnected(whatsapp_org, post_webhook, worker, db,
+                                                      client, login):
+    from whatrack.models import WhatsAppAccount
+
+    post_webhook(load_fixture("account_update_partner_removed"))
+    worker.drain()
+    db.session.expire_all()
+    [account] = _all(db, WhatsAppAccount)
+    assert account.status == "disconnected"
+    login(whatsapp_org["email"])
+    page = client.get("/dashboard/settings/whatsapp").get_data(as_text=True)
+    assert "badge-red" in page

@@ -21,7 +21,11 @@ from whatrack.integrations.meta.webhook_parser import (
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
 from whatrack.realtime.events import publish_after_commit
 from whatrack.services import inbox
-from whatrack.services.whatsapp_accounts import accounts_by_phone_number_id, accounts_by_waba_id
+from whatrack.services.whatsapp_accounts import (
+    accounts_by_phone_number_id,
+    accounts_by_waba_id,
+    apply_account_update,
+)
 from whatrack.tenancy import bind_org
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,8 @@ def _route_others(parsed: ParsedWebhook, outcome: Outcome) -> None:
         account = waba_routes.get(other.waba_id or "")
         if account is not None:
             outcome.orgs.add(account.organization_id)
+            if getattr(other, "field", None) == "account_update":
+                apply_account_update(other.waba_id, getattr(other, "value", {}) or {})
         elif other.waba_id:
             # An account-level update for a business no tenant connected: kept for operators.
             outcome.unroutable.add(f"WABA {other.waba_id}")

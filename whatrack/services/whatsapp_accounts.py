@@ -107,3 +107,36 @@ def accounts_by_waba_id(waba_ids: set[str]) -> dict[str, WhatsAppAccount]:
 
 def list_accounts(org: Organization) -> list[WhatsAppAccount]:
     return list(db.session.scalars(select(WhatsAppAccount).order_by(WhatsAppAccount.id)))
+
+
+# account_update events that change whether a number still reaches us (meta-platform.md 1.5).
+DISCONNECTING_EVENTS = frozenset({"PARTNER_REMOVED", "ACCOUNT_OFFBOARDED"})
+RECONNECTING_EVENTS = frozenset({"ACCOUNT_RECONNECTED"})
+
+
+def apply_account_update(waba_id: str, value: dict) -> list[WhatsAppAccount]:
+    """Mark a business's numbers disconnected or connected again; the accounts changed.
+
+    Runs from the webhook worker before any tenant is known; each change is written while
+    bound to the account's organization.
+    """
+    from whatrack.tenancy import bind_org
+
+    event = str(value.get("event") or "")
+    if event not in DISCONNECTING_EVENTS | RECONNECTING_EVENTS:
+        return []
+    number = digits(str(value.get("phone_number") or ""))
+    with unscoped():
+        accounts = list(db.session.scalars(
+            select(WhatsAppAccount).where(WhatsAppAccount.waba_id == waba_id)))
+    changed = []
+    for account in accounts:
+        if number and account.display_phone_number != number:
+            continue
+        with bind_org(account.organization_id):
+            account.status = "disconnected" if event in DISCONNECTING_EVENTS else "connected"
+            db.session.flush()
+        changed.append(account)
+        log.warning("whatsapp number %s %s by Meta (%s)", account.phone_number_id,
+                    account.status, event)
+    return changed

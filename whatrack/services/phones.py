@@ -25,15 +25,6 @@ def canonical_wa_id(value: str | None) -> str:
     return number
 
 
-def wa_id_variants(value: str | None) -> set[str]:
-    """Every form Meta may use for the same Brazilian mobile (for lookups)."""
-    canonical = canonical_wa_id(value)
-    variants = {canonical}
-    if len(canonical) == 13 and canonical.startswith("55") and canonical[4] == "9":
-        variants.add(canonical[:4] + canonical[5:])
-    return variants
-
-
 def mask(value: str | None) -> str:
     """For logs: never a full phone number."""
     number = digits(value)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import func, select
 
+from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
-from whatrack.models import Organization, Stage
-from whatrack.models.tickets import DEFAULT_STAGES
+from whatrack.models import Organization, Stage, Ticket, utcnow
+from whatrack.models.tickets import DEFAULT_STAGES, STAGE_KINDS
 
 
 def create_default_stages(org: Organization) -> list[Stage]:
@@ -36,9 +38,6 @@ def entry_stage(org: Organization) -> Stage:
 
 
 def _validated_name(name: str) -> str:
-    from flask_babel import gettext as _
-
-    from whatrack.errors import ValidationError
 
     name = (name or "").strip()
     if not name or len(name) > 60:
@@ -48,10 +47,6 @@ def _validated_name(name: str) -> str:
 
 def add_stage(org: Organization, name: str, kind: str) -> Stage:
     """A new column at the end of the board."""
-    from flask_babel import gettext as _
-
-    from whatrack.errors import ValidationError
-    from whatrack.models.tickets import STAGE_KINDS
 
     if kind not in STAGE_KINDS:
         raise ValidationError(_("Unknown stage kind."), field="kind")
@@ -82,19 +77,11 @@ def move_stage(org: Organization, stage: Stage, offset: int) -> None:
 
 
 def tickets_in_stage(org: Organization, stage: Stage) -> int:
-    from sqlalchemy import func
-
-    from whatrack.models import Ticket
-
     return db.session.scalar(select(func.count(Ticket.id)).where(Ticket.stage_id == stage.id))
 
 
 def archive_stage(org: Organization, stage: Stage) -> None:
     """Hide a column; its tickets keep their history. The last won/open stage stays."""
-    from flask_babel import gettext as _
-
-    from whatrack.errors import ConflictError
-    from whatrack.models import utcnow
 
     same_kind = [s for s in active_stages(org) if s.kind == stage.kind and s.id != stage.id]
     if stage.kind in ("open", "won") and not same_kind:
@@ -108,19 +95,12 @@ def archive_stage(org: Organization, stage: Stage) -> None:
 
 
 def _open_tickets(stage: Stage) -> int:
-    from sqlalchemy import func
-
-    from whatrack.models import Ticket
-
     return db.session.scalar(select(func.count(Ticket.id)).where(
         Ticket.stage_id == stage.id, Ticket.closed_at.is_(None)))
 
 
 def delete_stage(org: Organization, stage: Stage) -> None:
     """Only an empty stage is deleted; one that ever held tickets can only be archived."""
-    from flask_babel import gettext as _
-
-    from whatrack.errors import ConflictError
 
     if tickets_in_stage(org, stage):
         raise ConflictError(_("This stage has tickets: archive it instead."))

@@ -85,14 +85,6 @@ def move_ticket(org: Organization, ticket: Ticket, stage: Stage, user: User | No
     return ticket
 
 
-def reopen_conflict(org: Organization, ticket: Ticket) -> bool:
-    """Reopening a closed ticket would clash with a newer open one for the same contact."""
-    stmt = select(Ticket.id).where(
-        Ticket.contact_id == ticket.contact_id, Ticket.closed_at.is_(None),
-        Ticket.whatsapp_account_id == ticket.whatsapp_account_id, Ticket.id != ticket.id)
-    return db.session.scalar(stmt) is not None
-
-
 def member_of(org: Organization, user_id: Any) -> User:
     try:
         ident = int(user_id)

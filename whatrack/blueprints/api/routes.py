@@ -1,11 +1,23 @@
-"""JSON API v1 endpoints."""
+"""JSON API v1 endpoints: thin views over the services, scoped to the key's organization."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 
 from whatrack.blueprints.api import bp
-from whatrack.blueprints.api.serializers import organization_json
+from whatrack.blueprints.api.serializers import (
+    message_json,
+    organization_json,
+    sale_json,
+    ticket_json,
+)
+from whatrack.errors import ValidationError
+from whatrack.extensions import db
+from whatrack.models import Ticket
+from whatrack.services import conversions, sales, tickets_query
+from whatrack.services import stats as stats_service
+from whatrack.services import tickets as ticket_service
+from whatrack.services.money import parse_amount, parse_currency
 from whatrack.tenancy import current_org
 
 
@@ -14,45 +26,28 @@ def me():
     return jsonify({"organization": organization_json(current_org)})
 
 
-
 @bp.get("/tickets")
 def list_tickets():
-    from flask import request
-
-    from whatrack.blueprints.api.serializers import ticket_json
-    from whatrack.services.tickets_query import list_tickets as query
-    from whatrack.services.tickets_query import page_size
-
-    page = query(current_org, cursor=request.args.get("cursor"),
-                 limit=page_size(request.args.get("limit")), status=request.args.get("status"))
+    page = tickets_query.list_tickets(current_org, cursor=request.args.get("cursor"),
+                                      limit=tickets_query.page_size(request.args.get("limit")),
+                                      status=request.args.get("status"))
     return jsonify({"data": [ticket_json(t) for t in page.items],
                     "next_cursor": page.next_cursor})
 
 
 @bp.get("/tickets/<int:ticket_id>/messages")
 def list_ticket_messages(ticket_id: int):
-    from flask import request
-
-    from whatrack.blueprints.api.serializers import message_json
-    from whatrack.errors import ValidationError
-    from whatrack.models import Ticket
-    from whatrack.services.tickets_query import list_messages, page_size
-
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     after = request.args.get("after")
     if after is not None and not after.isdigit():
         raise ValidationError("after must be a message id", field="after")
-    page = list_messages(current_org, ticket, after=int(after) if after else None,
-                         limit=page_size(request.args.get("limit")))
+    page = tickets_query.list_messages(current_org, ticket, after=int(after) if after else None,
+                                       limit=tickets_query.page_size(request.args.get("limit")))
     return jsonify({"data": [message_json(m) for m in page.items],
                     "next_cursor": page.next_cursor})
 
 
 def _json_body() -> dict:
-    from flask import request
-
-    from whatrack.errors import ValidationError
-
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationError("send a JSON object (Content-Type: application/json)")
@@ -61,19 +56,12 @@ def _json_body() -> dict:
 
 @bp.patch("/tickets/<int:ticket_id>")
 def update_ticket(ticket_id: int):
-    from whatrack.blueprints.api.serializers import ticket_json
-    from whatrack.extensions import db
-    from whatrack.models import Ticket
-    from whatrack.services import tickets as ticket_service
-
     body = _json_body()
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     ticket = ticket_service.lock_ticket(current_org, ticket.id)
     if "stage_id" in body:
         stage = ticket_service.stage_of(current_org, body["stage_id"])
         if stage.kind == "won":
-            from whatrack.errors import ValidationError
-
             raise ValidationError("a ticket is won by a sale: POST /tickets/<id>/sales",
                                   field="stage_id")
         ticket_service.move_ticket(current_org, ticket, stage, None,
@@ -90,17 +78,9 @@ def update_ticket(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/sales")
 def create_sale(ticket_id: int):
-    from whatrack.blueprints.api.serializers import sale_json
-    from whatrack.extensions import db
-    from whatrack.models import Ticket
-    from whatrack.services import conversions, sales
-    from whatrack.services.money import parse_amount, parse_currency
-
     body = _json_body()
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if not isinstance(body.get("description") or "", str):
-        from whatrack.errors import ValidationError
-
         raise ValidationError("description must be a string", field="description")
     data = sales.SaleInput(value=parse_amount(body.get("value"), style="api"),
                            currency=parse_currency(body.get("currency")),
@@ -113,10 +93,6 @@ def create_sale(ticket_id: int):
 
 @bp.get("/stats")
 def stats():
-    from flask import request
-
-    from whatrack.services import stats as stats_service
-
     period = stats_service.parse_period(current_org, request.args.get("from"),
                                         request.args.get("to"))
     return jsonify(stats_service.stats_json(stats_service.compute_stats(current_org, period)))

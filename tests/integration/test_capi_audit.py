@@ -17,9 +17,11 @@ def _sent_and_failed(meta_app, org_id, make_ticket, connect_meta, close_sale, wo
     good = make_ticket(org_id)
     bad = make_ticket(org_id, clid="bad-click")
     organic = make_ticket(org_id, clid=None)
+    # One at a time: a batch holding both would be refused, split and retried, and the
+    # accepted event would then show two attempts instead of one.
     for ticket_id, value in ((good, "100.00"), (bad, "200.00"), (organic, "300.00")):
         assert close_sale(org_id, ticket_id, value).status_code == 201
-    worker.drain()
+        worker.drain()
     events = wait_for(lambda: settled(org_id))
     by_ticket = {e.ticket_id: e for e in events}
     return by_ticket[good], by_ticket[bad], by_ticket[organic]

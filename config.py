@@ -27,7 +27,9 @@ def _database_url(value: str | None) -> str | None:
 class Config:
     SECRET_KEY = _env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(_env("DATABASE_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Connections per process for PostgreSQL; at least gunicorn's --threads, or requests
+    # beyond the pool open and close a connection each (a backend fork every time).
+    DATABASE_POOL_SIZE = int(_env("DATABASE_POOL_SIZE", "16"))
     REDIS_URL = _env("REDIS_URL")
     # Prefix of every Redis key and channel we own, so several deployments (or test runs)
     # can share one Redis.

@@ -5,8 +5,8 @@ body into ``bench_baseline_events``, commit, 200. Served by the same gunicorn se
 the real app against the same database (``bench/ingest.py`` creates the table).
 
 Environment: ``BENCH_DATABASE_URL`` (``postgresql+psycopg://...``), ``META_APP_SECRET``.
-The pool has Flask-SQLAlchemy's default size (5 + 10 overflow) so both apps get the same
-number of connections per gunicorn worker.
+The pool has the size WhaTrack's has (``DATABASE_POOL_SIZE``, both as pool size and as
+overflow), so both apps get the same connections per gunicorn worker.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from flask import Flask, request
 from sqlalchemy import create_engine, text
 
 SECRET = os.environ["META_APP_SECRET"].encode()
-engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=5, max_overflow=10)
+POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "16"))
+engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=POOL_SIZE,
+                       max_overflow=POOL_SIZE)
 INSERT = text("INSERT INTO bench_baseline_events (body, body_sha256) VALUES (:body, :sha)")
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 

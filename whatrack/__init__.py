@@ -41,6 +41,8 @@ def _apply_embedded_defaults(app: Flask) -> None:
         # A database host that drops packets must fail /readyz fast, not hang it.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options.setdefault("connect_args", {"connect_timeout": 5})
+        options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DATABASE_POOL_SIZE"])
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
@@ -73,6 +75,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     from whatrack import after_commit, tenancy
+    from whatrack.db_pool import install_idle_ping
     from whatrack.extensions import babel, csrf, db, login_manager, migrate, oauth, sock
     from whatrack.i18n import i18n_init_app, select_locale, select_timezone
     from whatrack.realtime import realtime_init_app
@@ -80,6 +83,9 @@ def _init_extensions(app: Flask) -> None:
     from whatrack.tasks.broker import dramatiq_init_app
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            install_idle_ping(engine)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

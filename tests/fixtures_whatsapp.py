@@ -88,6 +88,9 @@ class WorkerHandle:
 
     def drain(self, timeout_ms: int = 20_000) -> None:
         """Wait until every queue is empty and the worker is idle."""
+        from whatrack.tasks.webhooks import intake_handoff
+
+        assert intake_handoff.flush(timeout_ms / 1000), "the intake never handed off its ids"
         for _ in range(3):  # actors may enqueue more work (media) while draining
             for queue in ("webhooks", "messaging", "capi", "default"):
                 self.broker.join(queue, timeout=timeout_ms)

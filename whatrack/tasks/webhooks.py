@@ -8,25 +8,52 @@ import dramatiq
 
 from whatrack.extensions import db
 from whatrack.services import webhooks
+from whatrack.tasks import send_now
+from whatrack.tasks.handoff import BatchHandoff
 
 log = logging.getLogger(__name__)
 
+RETRY = {"max_retries": webhooks.MAX_ATTEMPTS, "min_backoff": 1_000, "max_backoff": 300_000}
 
-@dramatiq.actor(queue_name="webhooks", max_retries=webhooks.MAX_ATTEMPTS, min_backoff=1_000,
-                max_backoff=300_000)
-def process_webhook_event(event_id: int) -> None:
-    """Parse one stored delivery into rows; safe to run twice (processed rows are skipped)."""
+
+def _process(event_id: int) -> Exception | None:
+    """Process one delivery in its own transaction; the error if it should be retried."""
     try:
         event = webhooks.lock_event(event_id)
         if event is None or event.state != "received":
             db.session.rollback()
-            return
+            return None
         webhooks.process_event(event)
         db.session.commit()
+        return None
     except Exception as exc:
         db.session.rollback()
         log.exception("webhook %s processing failed", event_id)
         event = webhooks.record_failure(event_id, f"{type(exc).__name__}: {exc}")
         db.session.commit()
-        if event is not None and event.state == "received":
-            raise  # Dramatiq retries with backoff; the sweeper covers a lost message
+        return exc if event is not None and event.state == "received" else None
+
+
+@dramatiq.actor(queue_name="webhooks", **RETRY)
+def process_webhook_event(event_id: int) -> None:
+    """Parse one stored delivery into rows; safe to run twice (processed rows are skipped)."""
+    error = _process(event_id)
+    if error is not None:
+        raise error  # Dramatiq retries with backoff; the sweeper covers a lost message
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=0)
+def process_webhook_events(event_ids: list[int]) -> None:
+    """What the intake hands off: each delivery its own transaction, in arrival order.
+
+    A delivery that fails goes on alone, with ``process_webhook_event``'s retries, so one
+    bad delivery neither holds back nor re-runs the others of its batch.
+    """
+    for event_id in event_ids:
+        if _process(event_id) is not None:
+            send_now(process_webhook_event, event_id,
+                     delay=process_webhook_event.options["min_backoff"])
+
+
+intake_handoff = BatchHandoff(lambda ids: send_now(process_webhook_events, ids),
+                              name="webhook-handoff")

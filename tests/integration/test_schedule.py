@@ -16,7 +16,7 @@ def test_scheduler_recovers_a_delivery_whose_queue_message_was_lost(
     from whatrack.tenancy import bind_org
 
     # Stored and committed, but never enqueued: as if Redis was down at the 200.
-    event = db.session.get(WebhookEvent, store_webhook(load_fixture("inbound_text")))
+    event = db.session.get(WebhookEvent, store_webhook(db.engine, load_fixture("inbound_text")))
     event.received_at = utcnow() - timedelta(minutes=5)
     db.session.commit()
 

@@ -1,5 +1,7 @@
 """The endpoint: handshake, signature, store-before-ack, malformed bodies."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from tests.fixtures_whatsapp import load_fixture
@@ -59,3 +61,67 @@ def test_malformed_json_with_valid_signature_is_stored_and_marked_failed(post_we
     event = db.session.scalars(select(WebhookEvent)).one()
     assert event.state == "failed"
     assert event.error.startswith("malformed")
+
+
+def test_database_down_answers_503_so_meta_retries(app, make_app):
+    from tests.fixtures_whatsapp import WebhookPoster
+    from tests.integration.test_platform import DatabaseDownConfig
+
+    down = make_app(DatabaseDownConfig)
+    poster = WebhookPoster(down.test_client(), down.config["META_APP_SECRET"])
+    resp = poster(load_fixture("inbound_text"))
+    assert resp.status_code == 503
+    assert resp.get_data(as_text=True) == "temporarily unavailable"
+
+
+def test_queue_down_still_answers_200_and_the_sweeper_delivers_later(
+        post_webhook, db, worker, whatsapp_org, monkeypatch, caplog):
+    from dramatiq.brokers.redis import RedisBroker
+
+    from tests.integration.test_platform import CLOSED_PORT_REDIS
+    from whatrack.models import Message, WebhookEvent, utcnow
+    from whatrack.tasks.maintenance import sweep_webhook_events
+    from whatrack.tasks.webhooks import intake_handoff, process_webhook_events
+    from whatrack.tenancy import bind_org
+
+    monkeypatch.setattr(process_webhook_events, "broker", RedisBroker(url=CLOSED_PORT_REDIS))
+    assert post_webhook(load_fixture("inbound_text")).status_code == 200
+    assert intake_handoff.flush(10)
+    assert "the sweeper will" in caplog.text
+    monkeypatch.undo()  # Redis is back
+    worker.drain()
+    event = db.session.scalars(select(WebhookEvent)).one()
+    assert event.state == "received"  # stored, waiting: nothing lost
+
+    event.received_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    sweep_webhook_events.fn()
+    worker.drain()
+    db.session.expire_all()
+    assert db.session.get(WebhookEvent, event.id).state == "processed"
+    with bind_org(whatsapp_org["org_id"]):
+        assert _count(db, Message) == 1
+
+
+def test_a_body_over_the_size_limit_is_413_and_not_stored(app, post_webhook, db, monkeypatch):
+    from whatrack.models import WebhookEvent
+
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64)
+    resp = post_webhook(load_fixture("inbound_text"))
+    assert resp.status_code == 413
+    assert _count(db, WebhookEvent) == 0
+
+
+def test_without_an_app_secret_deliveries_are_refused_with_503(app, post_webhook, db,
+                                                              monkeypatch):
+    from whatrack.models import WebhookEvent
+
+    monkeypatch.setitem(app.config, "META_APP_SECRET", None)
+    resp = post_webhook(load_fixture("inbound_text"), signature="sha256=" + "0" * 64)
+    assert resp.status_code == 503
+    assert _count(db, WebhookEvent) == 0
+
+
+def test_other_methods_and_paths_go_to_flask(client):
+    assert client.put("/webhooks/whatsapp").status_code == 405
+    assert client.post("/webhooks/whatsapp/").status_code == 404

@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.settings import bp as settings_bp
     from whatrack.blueprints.tickets import bp as tickets_bp
     from whatrack.blueprints.webhooks import bp as webhooks_bp
+    from whatrack.blueprints.webhooks.intake import intake_init_app
     from whatrack.logging import assign_request_id
     from whatrack.tenancy import release_request_org, resolve_request_org
 
@@ -38,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tickets_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    intake_init_app(app)
 
     @app.context_processor
     def inject_template_globals():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
 
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook_parser import (
@@ -36,7 +37,7 @@ MAX_ATTEMPTS = 8
 _INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
 
 
-def store_webhook(raw: bytes, source: str = "meta") -> int:
+def store_webhook(engine: Engine, raw: bytes, source: str = "meta") -> int:
     """Store the delivery exactly as received, durably (committed on return); its id.
 
     The intake's only write, so it is its own unit of work: one autocommit Core INSERT.
@@ -44,7 +45,7 @@ def store_webhook(raw: bytes, source: str = "meta") -> int:
     to the hottest path, for a row nobody reads back in the request.
     """
     values = {"source": source, "body": raw, "body_sha256": hashlib.sha256(raw).hexdigest()}
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         return connection.execute(_INSERT_EVENT, values).scalar_one()
 
 

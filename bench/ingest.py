@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,79 +259,156 @@ def group_cpu(pgid: int | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _request_bytes(delivery: Delivery) -> bytes:
+    head = ("POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\n"
+            f"X-Hub-Signature-256: {delivery.signature}\r\n"
+            f"Content-Length: {len(delivery.body)}\r\n\r\n")
+    return head.encode() + delivery.body
+
+
+class _Sender:
+    """One keep-alive connection: its current delivery, attempt, start time and read buffer."""
+
+    def __init__(self, port: int, timeout: float) -> None:
+        self.port, self.timeout = port, timeout
+        self.sock: socket.socket | None = None
+        self.index = -1
+        self.attempt = 0
+        self.t0 = 0.0
+        self.buffer = bytearray()
+
+    def connect(self) -> socket.socket:
+        self.close()
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.buffer.clear()
+
+    def response(self) -> tuple[int, bool] | None:
+        """(status, server closes) once the whole response is buffered, else None."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip()
+                   for k, _, v in (line.partition(":") for line in head[1:])}
+        length = int(headers.get("content-length", "0"))
+        if len(self.buffer) < end + 4 + length:
+            return None
+        del self.buffer[:end + 4 + length]
+        return int(head[0].split()[1]), headers.get("connection", "").lower() == "close"
+
+
+class _Load:
+    """The selector loop behind ``run_load``: which connection sends what next."""
+
+    def __init__(self, port: int, deliveries: list[Delivery], senders: int,
+                 timeout: float) -> None:
+        import selectors
+
+        self.selectors = selectors
+        self.deliveries = deliveries
+        self.requests = [_request_bytes(d) for d in deliveries]
+        self.selector = selectors.DefaultSelector()
+        self.pending = iter(range(len(deliveries)))
+        self.conns = [_Sender(port, timeout) for _ in range(min(senders, len(deliveries)))]
+        self.result = LoadResult()
+
+    def count(self, status: int) -> None:
+        self.result.statuses[status] = self.result.statuses.get(status, 0) + 1
+
+    def send(self, conn: _Sender, index: int, attempt: int) -> None:
+        if conn.sock is None:
+            self.selector.register(conn.connect(), self.selectors.EVENT_READ, conn)
+        conn.index, conn.attempt = index, attempt
+        conn.t0 = time.perf_counter()
+        conn.sock.sendall(self.requests[index])
+
+    def next_or_idle(self, conn: _Sender) -> None:
+        index = next(self.pending, None)
+        if index is None:
+            self.drop(conn)
+        else:
+            self.send(conn, index, 0)
+
+    def drop(self, conn: _Sender) -> None:
+        if conn.sock is not None:
+            self.selector.unregister(conn.sock)
+            conn.close()
+
+    def retry_or_give_up(self, conn: _Sender) -> None:
+        if conn.attempt < 2:
+            self.result.retries += 1
+            self.send(conn, conn.index, conn.attempt + 1)
+        else:
+            self.result.failed += 1
+            self.next_or_idle(conn)
+
+    def readable(self, conn: _Sender) -> None:
+        try:
+            chunk = conn.sock.recv(65536)
+        except OSError:
+            chunk = b""
+        if not chunk:  # broken connection: reconnect and re-send
+            self.drop(conn)
+            self.count(0)
+            self.retry_or_give_up(conn)
+            return
+        conn.buffer += chunk
+        answered = conn.response()
+        if answered is None:
+            return
+        latency = time.perf_counter() - conn.t0
+        status, closing = answered
+        self.count(status)
+        if closing:
+            self.drop(conn)
+        if status == 200:
+            self.result.ok += 1
+            self.result.latencies.append(latency)
+            self.result.acked_wamids.add(self.deliveries[conn.index].wamid)
+            self.next_or_idle(conn)
+        elif status >= 500:
+            self.retry_or_give_up(conn)
+        else:  # 4xx: Meta would not retry it either
+            self.next_or_idle(conn)
+
+    def run(self, deadline: float) -> None:
+        for conn in self.conns:
+            self.next_or_idle(conn)
+        while self.selector.get_map():
+            if time.monotonic() > deadline:
+                raise RuntimeError("senders did not finish in time")
+            for key, _mask in self.selector.select(timeout=1.0):
+                self.readable(key.data)
+        self.selector.close()
+
+
 def run_load(port: int, deliveries: list[Delivery], senders: int,
              timeout: float = 30.0, server_pgid: int | None = None) -> LoadResult:
-    """Each sender owns a keep-alive connection and takes the next delivery until none left."""
-    result = LoadResult()
-    lock = threading.Lock()
-    next_index = iter(range(len(deliveries)))
-    barrier = threading.Barrier(senders + 1)
+    """``senders`` keep-alive connections, each POSTing the next delivery when answered.
 
-    def take() -> Delivery | None:
-        with lock:
-            i = next(next_index, None)
-        return None if i is None else deliveries[i]
-
-    def sender() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        ok, failed, retries, acked = 0, 0, 0, []
-        barrier.wait(timeout=60)
-        try:
-            while (delivery := take()) is not None:
-                headers = {"Content-Type": "application/json",
-                           "X-Hub-Signature-256": delivery.signature}
-                for attempt in range(3):  # like Meta: a 5xx or a broken connection is re-sent
-                    if attempt:
-                        retries += 1
-                    t0 = time.perf_counter()
-                    try:
-                        conn.request("POST", "/webhooks/whatsapp", body=delivery.body,
-                                     headers=headers)
-                        response = conn.getresponse()
-                        response.read()
-                    except (OSError, http.client.HTTPException):
-                        conn.close()
-                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-                        statuses[0] = statuses.get(0, 0) + 1
-                        continue
-                    latency = time.perf_counter() - t0
-                    statuses[response.status] = statuses.get(response.status, 0) + 1
-                    if response.status == 200:
-                        ok += 1
-                        latencies.append(latency)
-                        acked.append(delivery.wamid)
-                        break
-                    if response.status < 500:
-                        break  # 4xx would not be retried by Meta either
-                else:
-                    failed += 1
-        finally:
-            conn.close()
-            with lock:
-                result.ok += ok
-                result.failed += failed
-                result.retries += retries
-                result.latencies.extend(latencies)
-                result.acked_wamids.update(acked)
-                for status, n in statuses.items():
-                    result.statuses[status] = result.statuses.get(status, 0) + n
-
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    barrier.wait(timeout=60)
+    One thread drives every connection through a selector, so the load generator costs
+    well under 0.1 ms of CPU per request. A thread per sender (``http.client``) took
+    0.25 ms per request from the two cores the servers share, and its GIL hand-offs
+    added to the latencies it measured. Latency runs from just before the request is
+    written to the moment its response is complete. Like Meta, a 5xx or a broken
+    connection is re-sent, at most twice.
+    """
+    load = _Load(port, deliveries, senders, timeout)
+    result = load.result
     cpu0, server0 = time.process_time(), group_cpu(server_pgid)
     result.started = time.monotonic()
-    deadline = result.started + max(120.0, len(deliveries) * timeout / senders)
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    load.run(deadline=result.started + max(120.0, len(deliveries) * timeout / senders))
     result.elapsed = time.monotonic() - result.started
     result.client_cpu = time.process_time() - cpu0
     result.server_cpu = group_cpu(server_pgid) - server0
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError("senders did not finish in time")
     return result
 
 

@@ -125,3 +125,22 @@ def test_without_an_app_secret_deliveries_are_refused_with_503(app, post_webhook
 def test_other_methods_and_paths_go_to_flask(client):
     assert client.put("/webhooks/whatsapp").status_code == 405
     assert client.post("/webhooks/whatsapp/").status_code == 404
+
+
+def test_a_connection_that_died_in_the_pool_costs_one_503_then_heals(post_webhook, db, pg_url):
+    import psycopg
+
+    from whatrack.models import WebhookEvent
+
+    assert post_webhook(load_fixture("inbound_text")).status_code == 200
+    db.session.commit()
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # e.g. PostgreSQL restarted
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    # Used again at once, so not pinged: the delivery fails, Meta retries it later.
+    assert post_webhook(load_fixture("inbound_text")).status_code == 503
+    # The failure marks every older pooled connection suspect: each is pinged and replaced.
+    for _ in range(5):
+        assert post_webhook(load_fixture("inbound_text")).status_code == 200
+    db.session.rollback()
+    assert _count(db, WebhookEvent) == 6

@@ -42,12 +42,14 @@ def process_webhook_event(event_id: int) -> None:
         raise error  # Dramatiq retries with backoff; the sweeper covers a lost message
 
 
-@dramatiq.actor(queue_name="webhooks", max_retries=0)
+@dramatiq.actor(queue_name="webhooks", **RETRY)
 def process_webhook_events(event_ids: list[int]) -> None:
     """What the intake hands off: each delivery its own transaction, in arrival order.
 
     A delivery that fails goes on alone, with ``process_webhook_event``'s retries, so one
-    bad delivery neither holds back nor re-runs the others of its batch.
+    bad delivery neither holds back nor re-runs the others of its batch. The batch itself
+    is retried only when something around the deliveries fails (the database is gone while
+    recording a failure, Redis while re-sending one); processed deliveries are skipped.
     """
     for event_id in event_ids:
         if _process(event_id) is not None:

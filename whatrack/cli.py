@@ -11,12 +11,18 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Membership, Organization
 from whatrack.services import apikeys, orgs
+from whatrack.services.whatsapp_accounts import attach_account, list_accounts
 from whatrack.tenancy import bind_org
 
 org_cli = AppGroup("org", help="Organizations.")
 apikey_cli = AppGroup("apikey", help="API keys.")
 
 DEMO_ORG_NAME = "Clínica Demo"
+# A made-up number, so `whatsapp simulate --org <demo slug>` works on a fresh laptop; no token,
+# so nothing is ever sent to Meta in its name.
+DEMO_WABA_ID = "100000000000900"
+DEMO_PHONE_NUMBER_ID = "100000000000901"
+DEMO_DISPLAY_NUMBER = "5511900000000"
 
 
 def _fail(message: str) -> None:
@@ -60,18 +66,27 @@ def create_apikey_command(slug: str, name: str) -> None:
 
 
 def ensure_demo() -> tuple[Organization, bool]:
-    """The demo organization and its owner, created once; safe to run on every start."""
+    """The demo organization, its owner and a made-up number; safe to run on every start."""
     email = current_app.config["DEMO_EMAIL"]
     user = orgs.find_user_by_email(email)
+    membership = None
     if user is not None:
         membership = db.session.scalars(
             select(Membership).where(Membership.user_id == user.id)
         ).first()
-        if membership is not None:
-            return membership.organization, False
-        return orgs.create_org(DEMO_ORG_NAME, user), True
-    result = orgs.sign_up(DEMO_ORG_NAME, "Demo", email, current_app.config["DEMO_PASSWORD"])
-    return result.org, True
+    if membership is not None:
+        org, created = membership.organization, False
+    elif user is not None:
+        org, created = orgs.create_org(DEMO_ORG_NAME, user), True
+    else:
+        result = orgs.sign_up(DEMO_ORG_NAME, "Demo", email, current_app.config["DEMO_PASSWORD"])
+        org, created = result.org, True
+    with bind_org(org):
+        if not list_accounts(org):
+            attach_account(org, waba_id=DEMO_WABA_ID, phone_number_id=DEMO_PHONE_NUMBER_ID,
+                           display_phone_number=DEMO_DISPLAY_NUMBER, token=None,
+                           verified_name=DEMO_ORG_NAME)
+    return org, created
 
 
 @click.command("demo")
@@ -82,6 +97,8 @@ def demo_command() -> None:
     click.echo(("Created" if created else "Already present:") + f" demo organization {org.slug}")
     click.echo(f"  login:    {current_app.config['DEMO_EMAIL']}")
     click.echo(f"  password: {current_app.config['DEMO_PASSWORD']}")
+    click.echo("  a customer message, while the app runs: flask --app wsgi whatsapp simulate "
+               f"--org {org.slug} --from 5511988887777 --text 'Oi!' --ctwa-clid demo-click")
 
 
 @click.command("scheduler")

@@ -70,15 +70,16 @@ def test_apikey_create_for_an_unknown_org_fails(app):
 
 
 def test_demo_is_idempotent_and_prints_a_login_that_works(app, db):
-    from whatrack.models import Membership, Organization, User
+    from whatrack.models import Membership, Organization, User, WhatsAppAccount
 
     first = _run(app, "demo")
     second = _run(app, "demo")
 
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    for model in (Organization, User, Membership):
+    for model in (Organization, User, Membership, WhatsAppAccount):
         assert db.session.scalar(select(func.count()).select_from(model)) == 1
+    assert "whatsapp simulate --org clinica-demo" in first.output
     email = app.config["DEMO_EMAIL"]
     password = app.config["DEMO_PASSWORD"]
     for result in (first, second):
@@ -86,3 +87,42 @@ def test_demo_is_idempotent_and_prints_a_login_that_works(app, db):
     browser = app.test_client()
     assert Login(browser)(email, password).status_code == 302
     assert browser.get("/dashboard").status_code == 200
+
+
+def test_simulate_posts_a_signed_delivery_the_running_app_turns_into_a_lead(app, db, worker):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from whatrack.models import Message, Ticket, WebhookEvent
+    from whatrack.tenancy import unscoped
+
+    assert _run(app, "demo").exit_code == 0
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = _run(app, "whatsapp", "simulate", "--org", "clinica-demo", "--from",
+                      "5511988887777", "--text", "Oi, vi o anúncio", "--ctwa-clid", "clid-1",
+                      "--ad-id", "ad-9", "--url", f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("200 ok")
+    worker.drain()
+    db.session.expire_all()
+    with unscoped():
+        assert db.session.scalars(select(WebhookEvent)).one().state == "processed"
+        message = db.session.scalars(select(Message)).one()
+        ticket = db.session.scalars(select(Ticket)).one()
+    assert message.text == "Oi, vi o anúncio" and message.direction == "inbound"
+    assert (ticket.ctwa_clid, ticket.source_id) == ("clid-1", "ad-9")
+
+
+def test_simulate_against_an_app_that_is_not_running_fails_clearly(app, db):
+    assert _run(app, "demo").exit_code == 0
+    result = _run(app, "whatsapp", "simulate", "--org", "clinica-demo", "--from", "5511988887777",
+                  "--text", "Oi", "--url", "http://127.0.0.1:1")
+    assert result.exit_code != 0
+    assert "could not reach http://127.0.0.1:1" in result.output

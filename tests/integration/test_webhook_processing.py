@@ -127,3 +127,41 @@ def test_partner_removed_marks_the_number_disconnected(whatsapp_org, post_webhoo
     login(whatsapp_org["email"])
     page = client.get("/dashboard/settings/whatsapp").get_data(as_text=True)
     assert "badge-red" in page
+
+
+def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
+    """Pins the worker's round trips: a regression here is throughput lost on every message."""
+    from sqlalchemy import event as sa_event
+
+    from tests.fixtures_whatsapp import profile, text_message, webhook_body
+    from whatrack.models import WebhookEvent
+    from whatrack.services.webhooks import store_webhook
+    from whatrack.tasks.webhooks import process_webhook_event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement.split(None, 1)[0])
+
+    def process(body: dict) -> list[str]:
+        event_id = store_webhook(db.engine, json.dumps(body).encode())
+        statements.clear()
+        sa_event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            process_webhook_event.fn(event_id)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", count)
+        db.session.remove()
+        assert db.session.get(WebhookEvent, event_id).state == "processed"
+        return list(statements)
+
+    def say(wamid: str, text: str) -> dict:
+        return webhook_body(contacts=[profile("5511988887777", "Ana")],
+                            messages=[text_message("5511988887777", wamid, 1_760_000_000, text)])
+
+    first = process(say("wamid.COUNT.1", "Oi"))
+    again = process(say("wamid.COUNT.2", "Tudo bem?"))
+    # Event lock, routing, organization, contact upsert, duplicate check, open ticket, entry
+    # stage, ticket insert, message insert, ticket touch, early statuses, route, event update.
+    assert len(first) == 13, first
+    assert len(again) == 11, again  # the open ticket is found: no stage lookup, no insert

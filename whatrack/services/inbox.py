@@ -102,11 +102,9 @@ def upsert_contact(org: Organization, item: InboundMessage) -> Contact:
     stmt = stmt.on_conflict_do_update(
         index_elements=["organization_id", "wa_id"],
         set_=updates or {"wa_id": stmt.excluded.wa_id},
-    ).returning(Contact.id)
-    contact_id = db.session.execute(stmt).scalar_one()
-    return db.session.scalars(
-        select(Contact).where(Contact.id == contact_id).execution_options(populate_existing=True)
-    ).one()
+    ).returning(Contact)
+    # populate_existing: a contact already in the session takes the row just written.
+    return db.session.scalars(stmt, execution_options={"populate_existing": True}).one()
 
 
 def _open_ticket(org: Organization, account: WhatsAppAccount, contact: Contact) -> Ticket | None:
@@ -215,15 +213,15 @@ def _message_values(org: Organization, account: WhatsAppAccount, contact: Contac
     }
 
 
-def _insert_message(values: dict[str, Any]) -> int | None:
+def _insert_message(values: dict[str, Any]) -> Message | None:
     """INSERT ... ON CONFLICT DO NOTHING: a redelivered wamid is a no-op even under races."""
     stmt = (
         dialect_insert(Message)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["organization_id", "wamid"])
-        .returning(Message.id)
+        .returning(Message)
     )
-    return db.session.execute(stmt).scalar_one_or_none()
+    return db.session.scalars(stmt).one_or_none()
 
 
 def _preview(item: InboundMessage) -> str:
@@ -260,10 +258,9 @@ def receive_message(org: Organization, account: WhatsAppAccount,
     if message_exists(org, item.wamid):
         return None
     ticket, created = _ticket_for(org, account, contact, item)
-    message_id = _insert_message(_message_values(org, account, contact, ticket, item))
-    if message_id is None:
+    message = _insert_message(_message_values(org, account, contact, ticket, item))
+    if message is None:
         return None
-    message = db.session.get(Message, message_id)
     _touch_ticket(ticket, item, message.timestamp)
     _apply_pending_statuses(org, message)
     db.session.flush()

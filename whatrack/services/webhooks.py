@@ -23,6 +23,7 @@ from whatrack.integrations.meta.webhook_parser import (
     parse_bytes,
 )
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
+from whatrack.models.base import dialect_insert
 from whatrack.realtime.events import publish_after_commit
 from whatrack.services import inbox
 from whatrack.services.whatsapp_accounts import (
@@ -174,12 +175,16 @@ def _after_message(org: Organization, received: inbox.Received) -> None:
 
 
 def process_event(event: WebhookEvent) -> Outcome:
-    """Parse and apply one stored delivery; the caller commits once."""
-    event.attempts += 1
+    """Parse and apply one stored delivery; the caller commits once.
+
+    The attempt is counted with the outcome, in the event's one UPDATE: when processing
+    raises, the rollback drops everything and ``record_failure`` counts it instead.
+    """
     outcome = Outcome()
     try:
         parsed = parse_bytes(event.body)
     except MalformedPayload as exc:
+        event.attempts += 1
         event.state, event.processed_at = "failed", utcnow()
         event.error = f"malformed: {exc.reason}"
         log.warning("webhook %s is malformed: %s", event.id, exc.reason)
@@ -195,6 +200,7 @@ def process_event(event: WebhookEvent) -> Outcome:
     _route_others(parsed, outcome)
     _record_routes(event, outcome.orgs)
     routed = outcome.messages or outcome.duplicates or outcome.statuses or outcome.orgs
+    event.attempts += 1
     event.state = "unroutable" if outcome.unroutable and not routed else "processed"
     event.processed_at, event.error, event.summary = utcnow(), None, outcome.summary()
     if outcome.unroutable:
@@ -205,13 +211,11 @@ def process_event(event: WebhookEvent) -> Outcome:
 def _record_routes(event: WebhookEvent, org_ids: set[int]) -> None:
     for org_id in org_ids:
         with bind_org(org_id):
-            exists = db.session.scalar(
-                select(WebhookEventRoute.id).where(WebhookEventRoute.webhook_event_id == event.id)
+            db.session.execute(
+                dialect_insert(WebhookEventRoute)
+                .values(organization_id=org_id, webhook_event_id=event.id)
+                .on_conflict_do_nothing(index_elements=["webhook_event_id", "organization_id"])
             )
-            if exists is None:
-                db.session.add(WebhookEventRoute(organization_id=org_id,
-                                                 webhook_event_id=event.id))
-                db.session.flush()
 
 
 def record_failure(event_id: int, error: str) -> WebhookEvent | None:

@@ -82,3 +82,23 @@ def test_socket_refuses_anonymous_and_foreign_origins(live_server, make_org):
     foreign = _connect(live_server, _session_cookie(live_server, email),
                        origin="https://evil.example")
     assert [f for f in _frames(foreign, 1) if f.get("type") == "hello"] == []
+
+
+def test_an_open_socket_holds_no_database_connection(live_server, make_org):
+    """A socket lives for hours; a pooled connection (and its open transaction) held that long
+    would exhaust the pool after a few dozen open tabs and stall every other request."""
+    from whatrack.extensions import db
+
+    with live_server.app.app_context():
+        pool = db.engine.pool
+    _, _, email = make_org()
+    cookie = _session_cookie(live_server, email)
+    before = pool.checkedout()
+    sockets = [_connect(live_server, cookie) for _ in range(3)]
+    try:
+        for ws in sockets:
+            assert _until(ws, "hello") is not None
+        assert pool.checkedout() == before
+    finally:
+        for ws in sockets:
+            ws.close()

@@ -12,7 +12,7 @@ from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
 from whatrack.blueprints.tickets import bp
-from whatrack.extensions import sock
+from whatrack.extensions import db, sock
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ def org_socket(ws):
         ws.close(reason=1008, message="login required")
         return
     org_id = org.id
+    # Loading the user and the org opened a transaction on a pooled connection; the socket
+    # needs neither again and may stay open for hours, so give the connection back now.
+    db.session.remove()
     hub = current_app.extensions["realtime"]
     subscription = hub.subscribe(org_id)
     try:

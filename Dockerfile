@@ -1,5 +1,5 @@
 # One image for every role of WhaTrack:
-#   web (default CMD)   gunicorn -k gthread --threads 16 -w 2 wsgi:app   on 0.0.0.0:8000
+#   web (default CMD)   gunicorn -k gthread --threads 64 -w 2 wsgi:app   on 0.0.0.0:8000
 #   worker              dramatiq whatrack.tasks.worker
 #   scheduler           flask --app wsgi scheduler   (exactly one per deployment)
 #   release step        flask --app wsgi db upgrade
@@ -45,5 +45,5 @@ RUN pip install --no-deps -e . \
 USER whatrack
 EXPOSE 8000
 # Access and error logs to stdout/stderr; extra flags can come from GUNICORN_CMD_ARGS.
-CMD ["gunicorn", "-k", "gthread", "--threads", "16", "-w", "2", "--bind", "0.0.0.0:8000", \
+CMD ["gunicorn", "-k", "gthread", "--threads", "64", "-w", "2", "--bind", "0.0.0.0:8000", \
      "--access-logfile", "-", "--error-logfile", "-", "wsgi:app"]

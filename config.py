@@ -27,8 +27,9 @@ def _database_url(value: str | None) -> str | None:
 class Config:
     SECRET_KEY = _env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(_env("DATABASE_URL"))
-    # Connections per process for PostgreSQL; at least gunicorn's --threads, or requests
-    # beyond the pool open and close a connection each (a backend fork every time).
+    # Connections per process for PostgreSQL (and as many more in bursts): at least the
+    # requests one process serves at once, or the extra ones wait for a connection. Open
+    # websockets hold none (tickets/ws.py gives it back).
     DATABASE_POOL_SIZE = int(_env("DATABASE_POOL_SIZE", "16"))
     REDIS_URL = _env("REDIS_URL")
     # Prefix of every Redis key and channel we own, so several deployments (or test runs)

@@ -23,7 +23,9 @@ class WebhookEvent(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(16), nullable=False, default="meta")
     body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    body_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    # Kept for forensics (which deliveries were the same bytes); not indexed: no query
+    # reads by it, and every intake INSERT would maintain the index.
+    body_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -353,11 +353,43 @@ def test_history_declined(whatsapp_org, post_webhook, worker):
 
 
 def test_smb_app_state_sync(whatsapp_org, post_webhook, worker):
-    """The app's address book is recorded on the delivery; it creates no contact by itself."""
+    """The app's address book names contacts who wrote; it creates no contact by itself."""
     event = ingest(post_webhook, worker, "smb_app_state_sync")
-    assert_processed(event, "0 messages, 0 duplicates, 0 statuses, 1 other",
+    assert_processed(event, "0 messages, 0 duplicates, 0 statuses, 2 other",
                      [whatsapp_org["org_id"]])
     assert_nothing_else_stored()
+
+
+def test_smb_app_state_sync_names_and_forgets_known_contacts(whatsapp_org, post_webhook,
+                                                             worker):
+    from tests.fixtures_whatsapp import profile, text_message, webhook_body
+
+    # Both people wrote before; the second one's number arrives without the ninth digit.
+    for wamid, number, name in (("wamid.SYNC.1", "5511987654321", "Mari"),
+                                ("wamid.SYNC.2", "551166665555", "Beto")):
+        body = webhook_body(contacts=[profile(number, name)],
+                            messages=[text_message(number, wamid, 1_781_250_000, "Oi")])
+        assert post_webhook(body).status_code == 200
+    worker.drain()
+    with_names = {c.wa_id: c.saved_name for c in all_rows(Contact)}
+    assert with_names == {"5511987654321": None, "5511966665555": None}
+    from whatrack.extensions import db
+    from whatrack.tenancy import bind_org
+
+    with bind_org(whatsapp_org["org_id"]):
+        beto = next(c for c in all_rows(Contact) if c.wa_id == "5511966665555")
+        beto.saved_name = "Beto (fornecedor)"  # saved on the phone earlier
+        db.session.commit()
+
+    assert post_webhook(load_fixture("smb_app_state_sync")).status_code == 200
+    worker.drain()
+    db.session.expire_all()
+    saved = {c.wa_id: (c.saved_name, c.display_name) for c in all_rows(Contact)}
+    assert saved == {
+        "5511987654321": ("Mariana Souza (paciente)", "Mariana Souza (paciente)"),
+        "5511966665555": (None, "Beto"),  # removed from the phone: the profile name again
+    }
+    assert len(all_rows(Ticket)) == 2  # nothing else touched
 
 
 def test_account_update_partner_removed(whatsapp_org, post_webhook, worker):

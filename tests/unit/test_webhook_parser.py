@@ -16,6 +16,7 @@ import pytest
 
 from whatrack.integrations.meta import webhook_parser
 from whatrack.integrations.meta.webhook_parser import (
+    ContactBookChange,
     HistoryNotice,
     InboundMessage,
     MalformedPayload,
@@ -438,16 +439,33 @@ def test_history_declined() -> None:
 def test_smb_app_state_sync() -> None:
     result = parse_fixture("smb_app_state_sync")
     assert (result.messages, result.statuses) == ([], [])
-    (other,) = result.others
-    assert isinstance(other, OtherChange)
-    assert (other.field, other.waba_id, other.phone_number_id) == (
-        "smb_app_state_sync",
-        WABA,
-        PHONE_ID,
+    added, removed = result.others
+    assert added == ContactBookChange(
+        field="smb_app_state_sync", waba_id=WABA, phone_number_id=PHONE_ID,
+        display_phone_number="5511940001234", action="add", phone_number="5511987654321",
+        full_name="Mariana Souza (paciente)", first_name="Mariana",
+        timestamp=datetime.fromtimestamp(1781260000, UTC),
     )
-    assert [item["action"] for item in other.value["state_sync"]] == ["add", "remove"]
-    assert other.value["state_sync"][0]["contact"]["full_name"] == "Mariana Souza (paciente)"
-    assert other.errors == ()
+    assert (removed.action, removed.phone_number, removed.full_name) == (
+        "remove", "5511966665555", None)
+    assert result.phone_number_ids() == {PHONE_ID}
+
+
+def test_state_sync_items_we_cannot_use_are_kept_as_unsupported() -> None:
+    body = {"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{
+        "field": "smb_app_state_sync", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "5511940001234", "phone_number_id": PHONE_ID},
+            "state_sync": [
+                {"type": "label", "label": {"name": "VIP"}, "action": "add"},
+                {"type": "contact", "contact": {"full_name": "Sem número"}, "action": "add"},
+                {"type": "contact", "contact": {"phone_number": "5511"}, "action": "merge"},
+            ]}}]}]}
+    result = parse(body)
+    assert [type(o) for o in result.others] == [Unsupported] * 3
+    assert parse({**body, "entry": [{"id": WABA, "changes": [{
+        "field": "smb_app_state_sync", "value": {"messaging_product": "whatsapp"}}]}]}
+    ).unsupported()[0].reason == "no state_sync items in value"
 
 
 def test_account_update_partner_removed() -> None:

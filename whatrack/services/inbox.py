@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from whatrack.extensions import db
-from whatrack.integrations.meta.webhook_parser import InboundMessage, MetaError, StatusUpdate
+from whatrack.integrations.meta.webhook_parser import (
+    ContactBookChange,
+    InboundMessage,
+    MetaError,
+    StatusUpdate,
+)
 from whatrack.models import (
     Contact,
     Message,
@@ -243,6 +248,31 @@ def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
         ticket.unread_count += 1
     elif item.origin == "business_app_echo":
         ticket.unread_count = 0  # the secretary answered from the phone: she has read it
+
+
+def apply_contact_book_change(org: Organization, change: ContactBookChange) -> bool:
+    """The name the business saved on its phone, for a contact who has written to it.
+
+    The address book also holds people who never wrote; they create nothing (a contact
+    here is someone with a conversation). ``remove`` forgets the saved name, never the
+    contact and its tickets. Changes are applied in arrival order.
+    """
+    wa_id = canonical_wa_id(digits(change.phone_number))
+    if not wa_id:
+        return False
+    if change.action == "add":
+        name = (change.full_name or change.first_name or "").strip()[:256]
+        if not name:
+            return False
+    else:
+        name = None
+    result = db.session.execute(
+        update(Contact)
+        .where(Contact.organization_id == org.id, Contact.wa_id == wa_id)
+        .values(saved_name=name)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 def message_exists(org: Organization, wamid: str) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from whatrack.db_pool import note_disconnect
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook_parser import (
+    ContactBookChange,
     InboundMessage,
     MalformedPayload,
     ParsedWebhook,
@@ -127,14 +128,23 @@ def _group_by_account(parsed: ParsedWebhook, outcome: Outcome):
 
 
 def _route_others(parsed: ParsedWebhook, outcome: Outcome) -> None:
-    """Account updates, template statuses, history notices...: logged, linked to the tenant."""
+    """Account updates, address books, template statuses...: applied or logged, per tenant."""
     waba_routes = accounts_by_waba_id({o.waba_id for o in parsed.others if o.waba_id})
+    phone_routes = accounts_by_phone_number_id({
+        o.phone_number_id for o in parsed.others
+        if isinstance(o, ContactBookChange) and o.phone_number_id
+    })
     for other in parsed.others:
         outcome.others += 1
-        account = waba_routes.get(other.waba_id or "")
+        account = phone_routes.get(getattr(other, "phone_number_id", None) or "") \
+            or waba_routes.get(other.waba_id or "")
         if account is not None:
             outcome.orgs.add(account.organization_id)
-            if getattr(other, "field", None) == "account_update":
+            if isinstance(other, ContactBookChange):
+                org = db.session.get(Organization, account.organization_id)
+                with bind_org(org):
+                    inbox.apply_contact_book_change(org, other)
+            elif getattr(other, "field", None) == "account_update":
                 apply_account_update(other.waba_id, getattr(other, "value", {}) or {})
         elif other.waba_id:
             # An account-level update for a business no tenant connected: kept for operators.

@@ -181,6 +181,24 @@ class HistoryNotice:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContactBookChange:
+    """One entry of the WhatsApp Business app's address book (``smb_app_state_sync``).
+
+    ``add`` also covers edits; ``remove`` carries only the number (meta-platform.md 2.10).
+    """
+
+    field: str
+    waba_id: str | None
+    phone_number_id: str | None = None
+    display_phone_number: str | None = None
+    action: Literal["add", "remove"]
+    phone_number: str
+    full_name: str | None = None
+    first_name: str | None = None
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Unsupported:
     """Something we could not turn into a record; kept (and logged) instead of raising."""
 
@@ -192,7 +210,7 @@ class Unsupported:
     display_phone_number: str | None = None
 
 
-Other = OtherChange | HistoryNotice | Unsupported
+Other = OtherChange | HistoryNotice | ContactBookChange | Unsupported
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,10 +412,39 @@ def _parse_other_field(value: dict[str, Any], src: _Source, out: _Collector) -> 
     )
 
 
+def _parse_state_sync_field(value: dict[str, Any], src: _Source, out: _Collector) -> None:
+    found = _emit_value_errors(value, src, out)
+    for item in _list_at(value, "state_sync", src, out):
+        found = True
+        item = _dict(item)
+        contact = _dict(item.get("contact"))
+        action = item.get("action")
+        phone = _text_id(contact.get("phone_number"))
+        if item.get("type") != "contact" or action not in ("add", "remove") or not phone:
+            out.unsupported(src.field, "state_sync item is not a contact add/remove", item, src)
+            continue
+        out.others.append(
+            ContactBookChange(
+                field=src.field or "",
+                waba_id=src.waba_id,
+                phone_number_id=src.phone_number_id,
+                display_phone_number=src.display_phone_number,
+                action=action,
+                phone_number=phone,
+                full_name=_str(contact.get("full_name")),
+                first_name=_str(contact.get("first_name")),
+                timestamp=_timestamp(_dict(item.get("metadata")).get("timestamp")),
+            )
+        )
+    if not found:
+        out.unsupported(src.field, "no state_sync items in value", value, src)
+
+
 _FIELD_HANDLERS: Final[dict[str, Callable[[dict[str, Any], _Source, _Collector], None]]] = {
     "messages": _parse_messages_field,
     "smb_message_echoes": _parse_echoes_field,
     "history": _parse_history_field,
+    "smb_app_state_sync": _parse_state_sync_field,
 }
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from sqlalchemy import select
 
 from tests.fixtures_capi import APP_ID, DATASET_ID, events_of
 from tests.fixtures_whatsapp import FIXTURE_WABA, GRAPH_TOKEN
@@ -252,3 +253,35 @@ def test_callback_survives_meta_being_down_or_odd_answers(meta_app, whatsapp_org
     assert client.get("/dashboard/settings/meta/callback").status_code == 302  # no state
     assert client.get("/dashboard/settings/meta/callback?state=x&error=access_denied"
                       ).status_code == 302
+
+
+def test_the_daily_token_check_finds_a_revoked_token(meta_app, whatsapp_org, make_org,
+                                                     connect_meta, client, login, db):
+    from whatrack.models import MetaConnection, utcnow
+    from whatrack.tasks.maintenance import check_meta_tokens
+
+    org_id = whatsapp_org["org_id"]
+    fresh_org = make_org("Clínica Recente")[0]
+    connect_meta(org_id)
+    connect_meta(fresh_org)
+    with unscoped():
+        for conn in db.session.scalars(select(MetaConnection)):
+            recent = conn.organization_id == fresh_org
+            conn.token_checked_at = utcnow() - timedelta(hours=1 if recent else 48)
+        db.session.commit()
+    meta_app.valid_tokens.discard(GRAPH_TOKEN)  # revoked in Business Settings
+    asked_before = len(meta_app.requests_to("/v25.0/debug_token"))
+
+    check_meta_tokens.fn()
+
+    # Only the connection nobody asked about for a day.
+    assert len(meta_app.requests_to("/v25.0/debug_token")) == asked_before + 1
+    db.session.expire_all()
+    with bind_org(org_id):
+        conn = db.session.scalars(select(MetaConnection)).one()
+        assert conn.needs_reconnect and conn.token_error == "debug_token: is_valid=false"
+        assert conn.token_checked_at > utcnow() - timedelta(minutes=1)
+    login(whatsapp_org["email"])
+    assert "Reconexão necessária" in client.get("/dashboard/settings/meta").get_data(as_text=True)
+    check_meta_tokens.fn()  # an invalid token is not asked about again
+    assert len(meta_app.requests_to("/v25.0/debug_token")) == asked_before + 1

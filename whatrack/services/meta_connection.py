@@ -28,7 +28,7 @@ from whatrack.models import (
     utcnow,
 )
 from whatrack.services import conversions
-from whatrack.tenancy import unscoped
+from whatrack.tenancy import bind_org, unscoped
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,40 @@ def refresh_token_info(org: Organization, conn: MetaConnection) -> facebook.Toke
         conn.token_invalid_at, conn.token_error = utcnow(), "debug_token: is_valid=false"
     db.session.flush()
     return info
+
+
+# Meta's business tokens expire (60 days for the usual login configuration) or are revoked
+# from Business Settings; asking once a day finds out before a sale's event has to wait.
+TOKEN_CHECK_EVERY = timedelta(hours=20)
+
+
+def organizations_due_for_token_check(limit: int = 200) -> list[int]:
+    """Organizations whose working token nobody asked Meta about for a day (platform-wide)."""
+    cutoff = utcnow() - TOKEN_CHECK_EVERY
+    with unscoped():
+        return list(db.session.scalars(
+            select(MetaConnection.organization_id)
+            .where(MetaConnection.token_encrypted.is_not(None),
+                   MetaConnection.token_invalid_at.is_(None),
+                   (MetaConnection.token_checked_at.is_(None))
+                   | (MetaConnection.token_checked_at < cutoff))
+            .order_by(MetaConnection.token_checked_at.nulls_first())
+            .limit(limit)
+        ))
+
+
+def check_token(org_id: int) -> bool:
+    """Refresh what Meta says about the organization's token; False if Meta refuses it."""
+    org = db.session.get(Organization, org_id)
+    with bind_org(org):
+        conn = conversions.connection_of(org)
+        if conn is None or conn.token is None:
+            return True
+        info = refresh_token_info(org, conn)
+    if not info.is_valid:
+        log.warning("Meta no longer accepts the token of organization %s: reconnect needed",
+                    org_id)
+    return info.is_valid
 
 
 def disconnect(org: Organization) -> None:

@@ -43,6 +43,23 @@ def sweep_conversion_events() -> None:
 
 
 @dramatiq.actor(queue_name="default", max_retries=0)
+def check_meta_tokens() -> None:
+    """Ask Meta daily whether each organization's Facebook token still works."""
+    from whatrack.integrations.meta.errors import MetaError
+    from whatrack.services import meta_connection
+
+    org_ids = meta_connection.organizations_due_for_token_check()
+    db.session.rollback()
+    for org_id in org_ids:
+        try:
+            meta_connection.check_token(org_id)
+            db.session.commit()
+        except MetaError as exc:  # Meta or the network is down: the next run asks again
+            db.session.rollback()
+            log.warning("token check of organization %s failed: %s", org_id, exc)
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
     """Keep the login throttle table small (attempts older than a week)."""
     from whatrack.services.accounts import purge_login_attempts as purge

@@ -25,6 +25,7 @@ def schedule() -> list[tuple[dramatiq.Actor, float]]:
         (maintenance.sweep_webhook_events, 60.0),
         (maintenance.sweep_conversion_events, 30.0),
         (maintenance.purge_login_attempts, 3600.0),
+        (maintenance.check_meta_tokens, 3600.0),  # each token about once a day
     ]
 
 

@@ -381,9 +381,19 @@ def test_smb_app_state_sync_names_and_forgets_known_contacts(whatsapp_org, post_
         beto.saved_name = "Beto (fornecedor)"  # saved on the phone earlier
         db.session.commit()
 
-    assert post_webhook(load_fixture("smb_app_state_sync")).status_code == 200
-    worker.drain()
+    hub = post_webhook.client.application.extensions["realtime"]
+    frames = hub.subscribe(whatsapp_org["org_id"])
+    try:
+        assert post_webhook(load_fixture("smb_app_state_sync")).status_code == 200
+        worker.drain()
+        announced = [frames.get(timeout=5)["data"] for _ in range(2)]
+    finally:
+        hub.unsubscribe(frames)
     db.session.expire_all()
+    # Both contacts' cards are re-fetched by open boards, with their new names.
+    tickets = {t.contact_id: t.id for t in all_rows(Ticket)}
+    assert sorted(a["ticket_id"] for a in announced) == sorted(tickets.values())
+    assert {a["change"] for a in announced} == {"contact"}
     saved = {c.wa_id: (c.saved_name, c.display_name) for c in all_rows(Contact)}
     assert saved == {
         "5511987654321": ("Mariana Souza (paciente)", "Mariana Souza (paciente)"),

@@ -27,6 +27,7 @@ from whatrack.models import (
 )
 from whatrack.models.base import dialect_insert
 from whatrack.models.whatsapp import STATUS_RANK
+from whatrack.realtime.events import publish_after_commit
 from whatrack.services.phones import canonical_wa_id, digits, mask
 from whatrack.services.stages import entry_stage
 
@@ -266,13 +267,20 @@ def apply_contact_book_change(org: Organization, change: ContactBookChange) -> b
             return False
     else:
         name = None
-    result = db.session.execute(
+    contact_id = db.session.execute(
         update(Contact)
         .where(Contact.organization_id == org.id, Contact.wa_id == wa_id)
         .values(saved_name=name)
+        .returning(Contact.id)
         .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
+    ).scalar_one_or_none()
+    if contact_id is None:
+        return False
+    # Boards showing this contact's cards re-fetch them with the new name.
+    for ticket_id in db.session.scalars(select(Ticket.id).where(Ticket.contact_id == contact_id)):
+        publish_after_commit(org.id, "ticket.updated", {"ticket_id": ticket_id,
+                                                        "change": "contact"})
+    return True
 
 
 def message_exists(org: Organization, wamid: str) -> bool:

@@ -33,3 +33,32 @@ def test_scheduler_recovers_a_delivery_whose_queue_message_was_lost(
     assert db.session.get(WebhookEvent, event.id).state == "processed"
     with bind_org(whatsapp_org["org_id"]):
         assert len(db.session.scalars(select(Message)).all()) == 1
+
+
+def test_the_sweeper_recovers_a_long_outage_in_batches(app, whatsapp_org, worker, db):
+    """An hour without Redis leaves many deliveries behind; all are processed once."""
+    import json
+
+    from tests.fixtures_whatsapp import profile, text_message, webhook_body
+    from whatrack.models import Message, WebhookEvent, utcnow
+    from whatrack.services.webhooks import store_webhook
+    from whatrack.tasks.maintenance import sweep_webhook_events
+    from whatrack.tenancy import bind_org
+
+    ids = []
+    for n in range(45):
+        number = f"55119{n:08d}"
+        body = webhook_body(contacts=[profile(number, f"Cliente {n}")],
+                            messages=[text_message(number, f"wamid.OUTAGE.{n}", 1_781_000_000,
+                                                   "Oi")])
+        ids.append(store_webhook(db.engine, json.dumps(body).encode()))
+    for event_id in ids:
+        db.session.get(WebhookEvent, event_id).received_at = utcnow() - timedelta(minutes=30)
+    db.session.commit()
+
+    sweep_webhook_events.fn()
+    worker.drain()
+    db.session.expire_all()
+    assert {db.session.get(WebhookEvent, i).state for i in ids} == {"processed"}
+    with bind_org(whatsapp_org["org_id"]):
+        assert len(db.session.scalars(select(Message)).all()) == 45

@@ -246,7 +246,7 @@ def reset_for_reprocess(event: WebhookEvent) -> None:
     event.state, event.error, event.processed_at = "received", None, None
 
 
-def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> list[int]:
+def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 2000) -> list[int]:
     """Deliveries still 'received' after a while: their queue message was lost."""
     cutoff = utcnow() - older_than
     stmt = (

@@ -14,13 +14,17 @@ log = logging.getLogger(__name__)
 
 @dramatiq.actor(queue_name="default", max_retries=0)
 def sweep_webhook_events() -> None:
-    """Re-enqueue deliveries still unprocessed (Redis was down, or a worker died)."""
-    from whatrack.tasks.webhooks import process_webhook_event
+    """Re-enqueue deliveries still unprocessed (Redis was down, or a worker died).
+
+    In batches, like the intake hands them off: after an hour without Redis, thousands
+    wait, and one queue message each would make the recovery a crawl.
+    """
+    from whatrack.tasks.webhooks import BATCH, process_webhook_events
 
     ids = webhooks.stale_event_ids()
     db.session.rollback()
-    for event_id in ids:
-        process_webhook_event.send(event_id)
+    for start in range(0, len(ids), BATCH):
+        process_webhook_events.send(ids[start:start + BATCH])
     if ids:
         log.warning("re-enqueued %d unprocessed webhook deliveries", len(ids))
 

@@ -14,6 +14,7 @@ from whatrack.tasks.handoff import BatchHandoff
 log = logging.getLogger(__name__)
 
 RETRY = {"max_retries": webhooks.MAX_ATTEMPTS, "min_backoff": 1_000, "max_backoff": 300_000}
+BATCH = 20  # ids per queue message: enough to amortise a send, few enough to spread work
 
 
 def _process(event_id: int) -> Exception | None:
@@ -58,4 +59,4 @@ def process_webhook_events(event_ids: list[int]) -> None:
 
 
 intake_handoff = BatchHandoff(lambda ids: send_now(process_webhook_events, ids),
-                              name="webhook-handoff")
+                              max_batch=BATCH, name="webhook-handoff")

@@ -262,6 +262,38 @@ def test_cancelled_sale_is_not_sent(meta_app, whatsapp_org, make_ticket, close_s
     assert (event.status, event.reason_code) == ("skipped", "sale_cancelled")
 
 
+def test_cancelling_a_sale_meta_already_has_sends_order_canceled(
+        meta_app, whatsapp_org, make_ticket, close_sale, connect_meta, worker, db):
+    from whatrack.models import Organization, User
+    from whatrack.services import sales
+
+    org_id = whatsapp_org["org_id"]
+    connect_meta(org_id)
+    sale_id = close_sale(org_id, make_ticket(org_id), "450.00").get_json()["sale"]["id"]
+    worker.drain()
+    [purchase] = events_of(org_id)
+    assert purchase.status == "sent"
+
+    with bind_org(org_id):
+        org = db.session.get(Organization, org_id)
+        sales.cancel_sale(org, sale_id, db.session.get(User, whatsapp_org["user_id"]), "engano")
+        db.session.commit()
+    worker.drain()
+    purchase, cancel = events_of(org_id)
+    assert (purchase.event_name, purchase.status) == ("Purchase", "sent")
+    assert (cancel.event_name, cancel.status, cancel.trigger) == (
+        "OrderCanceled", "sent", "sale_cancelled")
+    assert cancel.event_id.endswith(f":sale:{sale_id}:OrderCanceled")
+    [sent] = [e for e in meta_app.capi.accepted_events if e["event_name"] == "OrderCanceled"]
+    assert sent["custom_data"] == {"currency": "BRL", "value": 450.00}
+    assert sent["user_data"]["ctwa_clid"] == purchase_clid(meta_app)
+
+
+def purchase_clid(meta_app) -> str:
+    [purchase] = [e for e in meta_app.capi.accepted_events if e["event_name"] == "Purchase"]
+    return purchase["user_data"]["ctwa_clid"]
+
+
 def test_sweeper_recovers_a_lost_queue_message(meta_app, whatsapp_org, make_ticket,
                                                connect_meta, worker, db):
     from sqlalchemy import update

@@ -67,6 +67,7 @@ CONTRACT_PT = {
     "reconnect": "reconectar Facebook",
 }
 SKIPPING_CODES = frozenset({"no_click", "too_old", "sale_cancelled"})
+CANCELLATION_EVENT = "OrderCanceled"  # Meta's name (business_messaging allows it, 5.4)
 # Waiting on a person (connect, reconnect, choose a dataset): no automatic attempt is due.
 WAITING_CODES = frozenset({"not_connected", "reconnect", "no_dataset"})
 
@@ -145,6 +146,26 @@ def record_purchase(org: Organization, sale: Sale) -> None:
     _record(org, ticket, event_name="Purchase", trigger="sale", sale=sale,
             event_id=make_event_id(org, "sale", sale.id, "Purchase"),
             event_time=sale.decided_at or utcnow())
+
+
+def record_cancellation(org: Organization, sale: Sale) -> None:
+    """A cancelled sale: Meta hears ``OrderCanceled`` if it already has the Purchase.
+
+    A Purchase not sent yet is skipped by the dispatcher instead (``sale_cancelled``), so
+    Meta never counts it. The row lock waits for a dispatch in flight to finish: without
+    it, a Purchase being sent right now would look unsent here and never be cancelled.
+    """
+    purchase = db.session.scalars(
+        select(MetaConversionEvent)
+        .where(MetaConversionEvent.sale_id == sale.id,
+               MetaConversionEvent.event_name == "Purchase")
+        .with_for_update()
+    ).first()
+    if purchase is None or purchase.status != "sent":
+        return
+    _record(org, sale.ticket, event_name=CANCELLATION_EVENT, trigger="sale_cancelled",
+            sale=sale, event_id=make_event_id(org, "sale", sale.id, CANCELLATION_EVENT),
+            event_time=sale.cancelled_at or utcnow())
 
 
 def record_lead(org: Organization, ticket: Ticket) -> None:

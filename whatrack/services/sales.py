@@ -143,6 +143,9 @@ def cancel_sale(org: Organization, sale_id: int, user: User, reason: str) -> Sal
     ticket = db.session.get(Ticket, sale.ticket_id)
     ticket_service.record_event(org, ticket, "sale_cancelled", user, sale_id=sale.id)
     db.session.flush()
+    from whatrack.services import conversions
+
+    conversions.record_cancellation(org, sale)
     return sale
 
 

@@ -279,6 +279,13 @@ class _Source:
 _NO_SOURCE: Final = _Source(None, None, None, None)
 
 
+def _routing(src: _Source) -> dict[str, Any]:
+    """The fields every non-message item carries so processing can route it to a tenant."""
+    return {"field": src.field or "", "waba_id": src.waba_id,
+            "phone_number_id": src.phone_number_id,
+            "display_phone_number": src.display_phone_number}
+
+
 class _Collector:
     """Mutable accumulator; the public result is frozen once built."""
 
@@ -401,10 +408,7 @@ def _parse_history_field(value: dict[str, Any], src: _Source, out: _Collector) -
 def _parse_other_field(value: dict[str, Any], src: _Source, out: _Collector) -> None:
     out.others.append(
         OtherChange(
-            field=src.field or "",
-            waba_id=src.waba_id,
-            phone_number_id=src.phone_number_id,
-            display_phone_number=src.display_phone_number,
+            **_routing(src),
             value=value,
             errors=_errors(value.get("errors")),
             entry_time=src.entry_time,
@@ -425,10 +429,7 @@ def _parse_state_sync_field(value: dict[str, Any], src: _Source, out: _Collector
             continue
         out.others.append(
             ContactBookChange(
-                field=src.field or "",
-                waba_id=src.waba_id,
-                phone_number_id=src.phone_number_id,
-                display_phone_number=src.display_phone_number,
+                **_routing(src),
                 action=action,
                 phone_number=phone,
                 full_name=_str(contact.get("full_name")),
@@ -455,10 +456,7 @@ def _emit_value_errors(value: dict[str, Any], src: _Source, out: _Collector) -> 
         return False
     out.others.append(
         OtherChange(
-            field=src.field or "",
-            waba_id=src.waba_id,
-            phone_number_id=src.phone_number_id,
-            display_phone_number=src.display_phone_number,
+            **_routing(src),
             value=value,
             errors=errors,
             entry_time=src.entry_time,

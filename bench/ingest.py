@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import selectors
 import signal
 import socket
 import statistics
@@ -310,9 +311,6 @@ class _Load:
 
     def __init__(self, port: int, deliveries: list[Delivery], senders: int,
                  timeout: float) -> None:
-        import selectors
-
-        self.selectors = selectors
         self.deliveries = deliveries
         self.requests = [_request_bytes(d) for d in deliveries]
         self.selector = selectors.DefaultSelector()
@@ -325,7 +323,7 @@ class _Load:
 
     def send(self, conn: _Sender, index: int, attempt: int) -> None:
         if conn.sock is None:
-            self.selector.register(conn.connect(), self.selectors.EVENT_READ, conn)
+            self.selector.register(conn.connect(), selectors.EVENT_READ, conn)
         conn.index, conn.attempt = index, attempt
         conn.t0 = time.perf_counter()
         conn.sock.sendall(self.requests[index])

@@ -52,7 +52,6 @@ from whatrack.models import (
     utcnow,
 )
 from whatrack.services.conversions import (
-    CANCELLATION_EVENT,
     SKIPPING_CODES,
     connection_of,
     hold_pending_events,
@@ -161,8 +160,8 @@ def _lock_due(org: Organization, limit: int, now: datetime) -> list[Outgoing]:
         sale = sales.get(row.sale_id)
         events.append(Outgoing(
             id=row.id, attempts=row.attempts, failures=row.failures,
-            # A cancelled sale's Purchase must not go; its OrderCanceled must.
-            sale_cancelled=(row.event_name != CANCELLATION_EVENT and sale is not None
+            # A cancelled sale's Purchase must not go (its OrderCanceled must).
+            sale_cancelled=(row.event_name == "Purchase" and sale is not None
                             and sale.cancelled_at is not None),
             data=capi.EventData(
                 event_name=row.event_name, event_id=row.event_id, event_time=row.event_time,

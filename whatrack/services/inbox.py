@@ -251,7 +251,7 @@ def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
         ticket.unread_count = 0  # the secretary answered from the phone: she has read it
 
 
-def apply_contact_book_change(org: Organization, change: ContactBookChange) -> bool:
+def apply_contact_book_change(org: Organization, change: ContactBookChange) -> None:
     """The name the business saved on its phone, for a contact who has written to it.
 
     The address book also holds people who never wrote; they create nothing (a contact
@@ -260,11 +260,11 @@ def apply_contact_book_change(org: Organization, change: ContactBookChange) -> b
     """
     wa_id = canonical_wa_id(digits(change.phone_number))
     if not wa_id:
-        return False
+        return
     if change.action == "add":
         name = (change.full_name or change.first_name or "").strip()[:256]
         if not name:
-            return False
+            return
     else:
         name = None
     contact_id = db.session.execute(
@@ -275,12 +275,11 @@ def apply_contact_book_change(org: Organization, change: ContactBookChange) -> b
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if contact_id is None:
-        return False
+        return
     # Boards showing this contact's cards re-fetch them with the new name.
     for ticket_id in db.session.scalars(select(Ticket.id).where(Ticket.contact_id == contact_id)):
         publish_after_commit(org.id, "ticket.updated", {"ticket_id": ticket_id,
                                                         "change": "contact"})
-    return True
 
 
 def message_exists(org: Organization, wamid: str) -> bool:

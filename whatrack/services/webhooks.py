@@ -113,8 +113,8 @@ class Outcome:
         return text[:255]
 
 
-def _group_by_account(parsed: ParsedWebhook, outcome: Outcome):
-    routes = accounts_by_phone_number_id(parsed.phone_number_ids())
+def _group_by_account(parsed: ParsedWebhook, routes: dict[str, WhatsAppAccount],
+                      outcome: Outcome):
     groups: dict[int, list[InboundMessage | StatusUpdate]] = defaultdict(list)
     accounts: dict[int, WhatsAppAccount] = {}
     for item in [*parsed.messages, *parsed.statuses]:
@@ -127,17 +127,16 @@ def _group_by_account(parsed: ParsedWebhook, outcome: Outcome):
     return accounts, groups
 
 
-def _route_others(parsed: ParsedWebhook, outcome: Outcome) -> None:
+def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount],
+                  outcome: Outcome) -> None:
     """Account updates, address books, template statuses...: applied or logged, per tenant."""
     waba_routes = accounts_by_waba_id({o.waba_id for o in parsed.others if o.waba_id})
-    phone_routes = accounts_by_phone_number_id({
-        o.phone_number_id for o in parsed.others
-        if isinstance(o, ContactBookChange) and o.phone_number_id
-    })
     for other in parsed.others:
         outcome.others += 1
-        account = phone_routes.get(getattr(other, "phone_number_id", None) or "") \
-            or waba_routes.get(other.waba_id or "")
+        account = None
+        if isinstance(other, ContactBookChange):  # the address book of one number
+            account = phone_routes.get(other.phone_number_id or "")
+        account = account or waba_routes.get(other.waba_id or "")
         if account is not None:
             outcome.orgs.add(account.organization_id)
             if isinstance(other, ContactBookChange):
@@ -199,7 +198,9 @@ def process_event(event: WebhookEvent) -> Outcome:
         event.error = f"malformed: {exc.reason}"
         log.warning("webhook %s is malformed: %s", event.id, exc.reason)
         return outcome
-    accounts, groups = _group_by_account(parsed, outcome)
+    # One routing query for every number in the delivery, messages and others alike.
+    phone_routes = accounts_by_phone_number_id(parsed.phone_number_ids())
+    accounts, groups = _group_by_account(parsed, phone_routes, outcome)
     for account_id, items in groups.items():
         account = accounts[account_id]
         org = db.session.get(Organization, account.organization_id)
@@ -207,7 +208,7 @@ def process_event(event: WebhookEvent) -> Outcome:
             _process_group(org, account, items, outcome)
             db.session.flush()  # while bound, so the tenancy flush check sees this org
         outcome.orgs.add(org.id)
-    _route_others(parsed, outcome)
+    _route_others(parsed, phone_routes, outcome)
     _record_routes(event, outcome.orgs)
     routed = outcome.messages or outcome.duplicates or outcome.statuses or outcome.orgs
     event.attempts += 1

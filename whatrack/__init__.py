@@ -21,10 +21,17 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     _init_extensions(app)
 
     from whatrack.blueprints import register_blueprints
+    from whatrack.blueprints.auth.session import init_login
+    from whatrack.blueprints.webhooks.intake import intake_init_app
     from whatrack.cli import register_cli
     from whatrack.errors import register_error_handlers
 
+    init_login(app)
+    _install_request_hooks(app)
     register_blueprints(app)
+    # Wraps app.wsgi_app: webhook deliveries are answered before Flask routing (D12).
+    intake_init_app(app)
+    _register_template_globals(app)
     register_error_handlers(app)
     register_cli(app)
     return app
@@ -97,6 +104,25 @@ def _init_extensions(app: Flask) -> None:
     realtime_init_app(app)
     dramatiq_init_app(app)
     security_init_app(app)
+
+
+def _install_request_hooks(app: Flask) -> None:
+    # App-level hooks run before any blueprint's, so every view sees a request id and its org.
+    from whatrack.logging import assign_request_id
+    from whatrack.tenancy import release_request_org, resolve_request_org
+
+    app.before_request(assign_request_id)
+    app.before_request(resolve_request_org)
+    app.teardown_request(release_request_org)
+
+
+def _register_template_globals(app: Flask) -> None:
+    from whatrack.i18n import money
+    from whatrack.tenancy import current_org, current_role
+
+    @app.context_processor
+    def inject_template_globals() -> dict[str, object]:
+        return {"current_org": current_org, "current_role": current_role, "money": money}
 
 
 _hooks_installed = False

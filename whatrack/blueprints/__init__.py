@@ -1,4 +1,4 @@
-"""Blueprint registration, in one explicit order."""
+"""Blueprint registration, in one explicit order; everything else is wired in create_app."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.api import bp as api_bp
     from whatrack.blueprints.auth import bp as auth_bp
-    from whatrack.blueprints.auth.session import init_login
+    from whatrack.blueprints.capi import bp as capi_bp
     from whatrack.blueprints.dashboard import bp as dashboard_bp
     from whatrack.blueprints.data_deletion import bp as data_deletion_bp
     from whatrack.blueprints.health import bp as health_bp
@@ -20,14 +20,6 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.settings import bp as settings_bp
     from whatrack.blueprints.tickets import bp as tickets_bp
     from whatrack.blueprints.webhooks import bp as webhooks_bp
-    from whatrack.blueprints.webhooks.intake import intake_init_app
-    from whatrack.logging import assign_request_id
-    from whatrack.tenancy import release_request_org, resolve_request_org
-
-    init_login(app)
-    app.before_request(assign_request_id)
-    app.before_request(resolve_request_org)
-    app.teardown_request(release_request_org)
 
     app.register_blueprint(public_bp)
     app.register_blueprint(health_bp)
@@ -36,14 +28,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
+    app.register_blueprint(capi_bp, url_prefix="/dashboard/capi")
     app.register_blueprint(tickets_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
-    intake_init_app(app)
-
-    @app.context_processor
-    def inject_template_globals():
-        from whatrack.i18n import money
-        from whatrack.tenancy import current_org, current_role
-
-        return {"current_org": current_org, "current_role": current_role, "money": money}

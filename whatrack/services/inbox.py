@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from whatrack.extensions import db
-from whatrack.integrations.meta.webhook_parser import (
+from whatrack.integrations.meta.webhook import (
     ContactBookChange,
     InboundMessage,
-    MetaError,
+    ReportedError,
     StatusUpdate,
 )
 from whatrack.models import (
@@ -176,7 +176,7 @@ def _ticket_for(org: Organization, account: WhatsAppAccount, contact: Contact,
     return _new_ticket(org, account, contact, item), True
 
 
-def _error_json(errors: tuple[MetaError, ...]) -> dict[str, Any] | None:
+def _error_json(errors: tuple[ReportedError, ...]) -> dict[str, Any] | None:
     if not errors:
         return None
     first = errors[0]

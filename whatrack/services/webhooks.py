@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from whatrack.db_pool import note_disconnect
 from whatrack.extensions import db
-from whatrack.integrations.meta.webhook_parser import (
+from whatrack.integrations.meta.webhook import (
     ContactBookChange,
     InboundMessage,
     MalformedPayload,

@@ -60,7 +60,7 @@ def claim_unroutable_events(org: Organization, phone_number_id: str) -> int:
     They stay ``unroutable`` (nothing is applied behind the operators' back) but now show
     in the organization's webhook view, where "reprocess" turns them into rows.
     """
-    from whatrack.integrations.meta.webhook_parser import MalformedPayload, parse_bytes
+    from whatrack.integrations.meta.webhook import MalformedPayload, parse_bytes
     from whatrack.models import WebhookEvent, WebhookEventRoute
     from whatrack.models.base import dialect_insert
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the Kanban views: JSON-or-redirect answers and card rendering."""
+"""Helpers shared by the Kanban views: form reads, JSON-or-redirect answers, card rendering."""
 
 from __future__ import annotations
 
@@ -11,6 +11,23 @@ from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services import board
 from whatrack.tenancy import current_org
+
+
+def form_field(name: str) -> str | None:
+    """A posted field, from the board's JSON body or the panel's form alike."""
+    if request.is_json:
+        value = (request.get_json(silent=True) or {}).get(name)
+        return None if value is None else str(value)
+    return request.form.get(name)
+
+
+def seen_version() -> int | None:
+    """The ticket version the client last saw (optimistic locking); None when absent or bad."""
+    raw = request.form.get("version") or (request.get_json(silent=True) or {}).get("version")
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def render_card(ticket: Ticket) -> str:

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from whatrack.blueprints.tickets import bp
-from whatrack.blueprints.tickets.common import done, refused, render_card
+from whatrack.blueprints.tickets.common import done, form_field, refused, render_card, seen_version
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
@@ -90,34 +90,20 @@ def card(ticket_id: int):
     return render_card(Ticket.get_for_org_or_404(ticket_id, current_org))
 
 
-def _seen_version() -> int | None:
-    raw = request.form.get("version") or (request.get_json(silent=True) or {}).get("version")
-    try:
-        return int(raw) if raw not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _field(name: str) -> str | None:
-    if request.is_json:
-        value = (request.get_json(silent=True) or {}).get(name)
-        return None if value is None else str(value)
-    return request.form.get(name)
-
-
 @bp.post("/dashboard/tickets/<int:ticket_id>/move")
 @org_required
 def move(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     try:
         ticket = tickets.lock_ticket(current_org, ticket.id)
-        tickets.check_version(ticket, _seen_version())
-        stage = tickets.stage_of(current_org, _field("stage_id"))
+        tickets.check_version(ticket, seen_version())
+        stage = tickets.stage_of(current_org, form_field("stage_id"))
         if stage.kind == "won":
             raise WhaTrackError(_("Record the sale to move this ticket to a won stage."),
                                 code="sale_required")
         tickets.move_ticket(current_org, ticket, stage, current_user,
-                            lost_reason=_field("lost_reason"), lost_note=_field("lost_note"))
+                            lost_reason=form_field("lost_reason"),
+                            lost_note=form_field("lost_note"))
     except WhaTrackError as exc:
         return refused(exc, ticket)
     db.session.commit()
@@ -128,7 +114,7 @@ def move(ticket_id: int):
 @org_required
 def assign(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
-    raw = _field("assignee")
+    raw = form_field("assignee")
     try:
         assignee = tickets.member_of(current_org, raw) if raw else None
         tickets.assign_ticket(current_org, ticket, assignee, current_user)
@@ -143,7 +129,7 @@ def assign(ticket_id: int):
 def add_note(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     try:
-        tickets.add_note(current_org, ticket, current_user, _field("body") or "")
+        tickets.add_note(current_org, ticket, current_user, form_field("body") or "")
     except WhaTrackError as exc:
         return refused(exc, ticket)
     db.session.commit()

@@ -6,8 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from whatrack.blueprints.tickets import bp
-from whatrack.blueprints.tickets.common import done, refused
-from whatrack.blueprints.tickets.routes import _field, _seen_version
+from whatrack.blueprints.tickets.common import done, form_field, refused, seen_version
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Sale, Ticket
@@ -20,12 +19,12 @@ from whatrack.tenancy import current_org, org_required, role_required
 @org_required
 def create_sale(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
-    origin = "kanban" if _field("origin") == "kanban" else "panel"
+    origin = "kanban" if form_field("origin") == "kanban" else "panel"
     try:
-        data = sales.SaleInput(value=parse_amount(_field("value")),
-                               currency=parse_currency(_field("currency")),
-                               description=_field("description"))
-        sales.close_sale(current_org, ticket.id, data, origin, current_user, _seen_version())
+        data = sales.SaleInput(value=parse_amount(form_field("value")),
+                               currency=parse_currency(form_field("currency")),
+                               description=form_field("description"))
+        sales.close_sale(current_org, ticket.id, data, origin, current_user, seen_version())
     except WhaTrackError as exc:
         return refused(exc, ticket)
     db.session.commit()
@@ -47,7 +46,7 @@ def _decide(sale_id: int, change, message: str):
 @role_required("admin")
 def approve_sale(sale_id: int):
     def approve(sale: Sale) -> None:
-        value = parse_amount(_field("value")) if _field("value") else None
+        value = parse_amount(form_field("value")) if form_field("value") else None
         sales.approve_sale(current_org, sale.id, current_user, value)
 
     return _decide(sale_id, approve, _("Sale approved."))
@@ -57,11 +56,11 @@ def approve_sale(sale_id: int):
 @role_required("admin")
 def reject_sale(sale_id: int):
     return _decide(sale_id, lambda sale: sales.reject_sale(
-        current_org, sale.id, current_user, _field("reason")), _("Proposal rejected."))
+        current_org, sale.id, current_user, form_field("reason")), _("Proposal rejected."))
 
 
 @bp.post("/dashboard/sales/<int:sale_id>/cancel")
 @role_required("admin")
 def cancel_sale(sale_id: int):
     return _decide(sale_id, lambda sale: sales.cancel_sale(
-        current_org, sale.id, current_user, _field("reason") or ""), _("Sale cancelled."))
+        current_org, sale.id, current_user, form_field("reason") or ""), _("Sale cancelled."))

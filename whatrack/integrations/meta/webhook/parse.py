@@ -1,38 +1,49 @@
-"""Turn a Meta WhatsApp Cloud API webhook body into typed, immutable records.
+"""Entry points and walkers: envelope -> entries -> changes -> per-field handlers -> records.
 
-This module is deliberately pure (stdlib only, no I/O besides a warning log line):
-the webhook task stores the raw body first and calls :func:`parse` later, so the parser
-can be tested against recorded fixtures alone and re-run on old rows after a bug fix.
-
-Contract with the caller:
-
-* :func:`parse` never raises for a ``dict`` input. Anything it cannot understand becomes an
-  :class:`Unsupported` item in ``ParsedWebhook.others``; one bad message must not lose the
-  other updates of a batched POST (Meta never re-sends a webhook we acknowledged).
-* :func:`parse_bytes` raises :class:`MalformedPayload` only when the body is not a JSON object
-  with an ``entry`` list, i.e. when there is nothing at all to salvage.
-
-Shapes follow ``shared/reference/meta-platform.md`` section 2 (envelope, messages, statuses,
-coexistence echoes and history), 5.8 (automatic_events) and 8 (BSUID).
+The contract callers rely on (never raises for a dict, ``MalformedPayload`` only when nothing can
+be salvaged) is written in the package docstring.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from whatrack.integrations.meta.webhook.coercion import (
+    as_datetime,
+    as_dict,
+    as_int,
+    as_list,
+    as_number,
+    as_str,
+    digits_of,
+    join_lines,
+    join_words,
+    text_id,
+)
+from whatrack.integrations.meta.webhook.types import (
+    MEDIA_TYPES,
+    ContactBookChange,
+    Direction,
+    HistoryNotice,
+    InboundMessage,
+    Media,
+    MessageContext,
+    Origin,
+    Other,
+    OtherChange,
+    ParsedWebhook,
+    Referral,
+    ReportedError,
+    StatusUpdate,
+    Unsupported,
+)
 
 log = logging.getLogger(__name__)
-
-Origin = Literal["customer", "business_app_echo", "history"]
-Direction = Literal["inbound", "outbound"]
-
-MEDIA_TYPES: Final = frozenset({"image", "audio", "video", "document", "sticker"})
-# Meta's "History sync is turned off by the business" code (history_declined.json).
-HISTORY_DECLINED_CODE: Final = 2593109
 
 
 class MalformedPayload(ValueError):
@@ -41,192 +52,6 @@ class MalformedPayload(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-# --------------------------------------------------------------------------------------------
-# Public records
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetaError:
-    code: int | None = None
-    title: str | None = None
-    message: str | None = None
-    details: str | None = None
-    href: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Media:
-    id: str | None = None
-    mime_type: str | None = None
-    sha256: str | None = None
-    caption: str | None = None
-    filename: str | None = None
-    voice: bool = False
-    animated: bool = False
-    # Newer payloads carry a lookaside URL; it still needs our token, so it is only a hint.
-    url: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageContext:
-    replied_to_wamid: str | None = None
-    from_wa_id: str | None = None
-    forwarded: bool = False
-    frequently_forwarded: bool = False
-    referred_product: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Referral:
-    ctwa_clid: str | None = None
-    source_id: str | None = None
-    source_type: str | None = None
-    source_url: str | None = None
-    headline: str | None = None
-    body: str | None = None
-    media_type: str | None = None
-    image_url: str | None = None
-    video_url: str | None = None
-    thumbnail_url: str | None = None
-    welcome_message_text: str | None = None
-    # The whole object is kept for lead reporting even when there is no ctwa_clid (Status ads).
-    raw: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InboundMessage:
-    """A message from any origin: live customer message, app echo or history back-fill."""
-
-    waba_id: str | None
-    phone_number_id: str | None
-    display_phone_number: str | None
-    wamid: str
-    type: str
-    origin: Origin
-    direction: Direction
-    # History is imported read-only: no automations, no "new lead" logic.
-    is_history: bool = False
-    from_wa_id: str | None = None
-    to_wa_id: str | None = None
-    # The customer's number whatever the direction (echoes and history swap from/to).
-    customer_wa_id: str | None = None
-    from_user_id: str | None = None
-    bsuid: str | None = None
-    profile_name: str | None = None
-    username: str | None = None
-    timestamp: datetime | None = None
-    text: str | None = None
-    media: Media | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    context: MessageContext | None = None
-    referral: Referral | None = None
-    errors: tuple[MetaError, ...] = ()
-    history_status: str | None = None
-    warnings: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StatusUpdate:
-    waba_id: str | None
-    phone_number_id: str | None
-    display_phone_number: str | None
-    wamid: str
-    status: str
-    timestamp: datetime | None = None
-    recipient_wa_id: str | None = None
-    errors: tuple[MetaError, ...] = ()
-    conversation: dict[str, Any] | None = None
-    pricing: dict[str, Any] | None = None
-    biz_opaque_callback_data: str | None = None
-    warnings: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OtherChange:
-    """Any field we do not model (account_update, automatic_events, smb_app_state_sync, ...)."""
-
-    field: str
-    waba_id: str | None
-    phone_number_id: str | None = None
-    display_phone_number: str | None = None
-    value: dict[str, Any] = field(default_factory=dict)
-    errors: tuple[MetaError, ...] = ()
-    # WABA-level fields such as account_update carry entry.time (unix seconds).
-    entry_time: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HistoryNotice:
-    """One history chunk: progress metadata, or only errors when the business declined sharing."""
-
-    field: str
-    waba_id: str | None
-    phone_number_id: str | None = None
-    display_phone_number: str | None = None
-    phase: int | None = None
-    chunk_order: int | None = None
-    progress: int | None = None
-    message_count: int = 0
-    errors: tuple[MetaError, ...] = ()
-    reason: str | None = None
-
-    @property
-    def declined(self) -> bool:
-        return any(e.code == HISTORY_DECLINED_CODE for e in self.errors)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactBookChange:
-    """One entry of the WhatsApp Business app's address book (``smb_app_state_sync``).
-
-    ``add`` also covers edits; ``remove`` carries only the number (meta-platform.md 2.10).
-    """
-
-    field: str
-    waba_id: str | None
-    phone_number_id: str | None = None
-    display_phone_number: str | None = None
-    action: Literal["add", "remove"]
-    phone_number: str
-    full_name: str | None = None
-    first_name: str | None = None
-    timestamp: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unsupported:
-    """Something we could not turn into a record; kept (and logged) instead of raising."""
-
-    field: str | None
-    reason: str
-    raw: dict[str, Any] = field(default_factory=dict)
-    waba_id: str | None = None
-    phone_number_id: str | None = None
-    display_phone_number: str | None = None
-
-
-Other = OtherChange | HistoryNotice | ContactBookChange | Unsupported
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParsedWebhook:
-    object: str | None
-    messages: list[InboundMessage] = field(default_factory=list)
-    statuses: list[StatusUpdate] = field(default_factory=list)
-    others: list[Other] = field(default_factory=list)
-
-    def phone_number_ids(self) -> set[str]:
-        """Every phone_number_id seen, so the task can resolve each tenant once."""
-        items: Iterable[Any] = (*self.messages, *self.statuses, *self.others)
-        return {item.phone_number_id for item in items if item.phone_number_id}
-
-    def unsupported(self) -> list[Unsupported]:
-        return [item for item in self.others if isinstance(item, Unsupported)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +84,7 @@ def parse(payload: dict[str, Any]) -> ParsedWebhook:
     else:
         for entry in entries:
             _parse_entry(entry, out)
-    return out.build(_text_id(payload.get("object")))
+    return out.build(text_id(payload.get("object")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,7 +149,7 @@ def _parse_entry(entry: Any, out: _Collector) -> None:
     if not isinstance(entry, dict):
         out.unsupported(None, "entry is not an object", entry, _NO_SOURCE)
         return
-    src = _Source(None, _text_id(entry.get("id")), None, None, _timestamp(entry.get("time")))
+    src = _Source(None, text_id(entry.get("id")), None, None, as_datetime(entry.get("time")))
     changes = entry.get("changes")
     if not isinstance(changes, list):
         out.unsupported(None, "entry without a 'changes' list", entry, src)
@@ -333,7 +158,7 @@ def _parse_entry(entry: Any, out: _Collector) -> None:
         try:
             _parse_change(change, src, out)
         except Exception as exc:  # last line of defence: keep the rest of the batch
-            field_name = _str(change.get("field")) if isinstance(change, dict) else None
+            field_name = as_str(change.get("field")) if isinstance(change, dict) else None
             reason = f"parser error {type(exc).__name__} in change"
             out.unsupported(field_name, reason, change, src)
 
@@ -346,15 +171,15 @@ def _parse_change(change: Any, entry_src: _Source, out: _Collector) -> None:
     value = change.get("value")
     if not isinstance(field_name, str) or not isinstance(value, dict):
         out.unsupported(
-            _str(field_name), "change without field name or value object", change, entry_src
+            as_str(field_name), "change without field name or value object", change, entry_src
         )
         return
-    metadata = _dict(value.get("metadata"))
+    metadata = as_dict(value.get("metadata"))
     src = _Source(
         field_name,
         entry_src.waba_id,
-        _text_id(metadata.get("phone_number_id")),
-        _text_id(metadata.get("display_phone_number")),
+        text_id(metadata.get("phone_number_id")),
+        text_id(metadata.get("display_phone_number")),
         entry_src.entry_time,
     )
     handler = _FIELD_HANDLERS.get(field_name, _parse_other_field)
@@ -420,10 +245,10 @@ def _parse_state_sync_field(value: dict[str, Any], src: _Source, out: _Collector
     found = _emit_value_errors(value, src, out)
     for item in _list_at(value, "state_sync", src, out):
         found = True
-        item = _dict(item)
-        contact = _dict(item.get("contact"))
+        item = as_dict(item)
+        contact = as_dict(item.get("contact"))
         action = item.get("action")
-        phone = _text_id(contact.get("phone_number"))
+        phone = text_id(contact.get("phone_number"))
         if item.get("type") != "contact" or action not in ("add", "remove") or not phone:
             out.unsupported(src.field, "state_sync item is not a contact add/remove", item, src)
             continue
@@ -432,9 +257,9 @@ def _parse_state_sync_field(value: dict[str, Any], src: _Source, out: _Collector
                 **_routing(src),
                 action=action,
                 phone_number=phone,
-                full_name=_str(contact.get("full_name")),
-                first_name=_str(contact.get("first_name")),
-                timestamp=_timestamp(_dict(item.get("metadata")).get("timestamp")),
+                full_name=as_str(contact.get("full_name")),
+                first_name=as_str(contact.get("first_name")),
+                timestamp=as_datetime(as_dict(item.get("metadata")).get("timestamp")),
             )
         )
     if not found:
@@ -475,10 +300,10 @@ def _parse_history_chunk(chunk: Any, src: _Source, out: _Collector) -> None:
         if not isinstance(thread, dict):
             out.unsupported(src.field, "history thread is not an object", thread, src)
             continue
-        thread_id = _text_id(thread.get("id"))
+        thread_id = text_id(thread.get("id"))
         for raw in _list_at(thread, "messages", src, out):
             count += _add_message(raw, "history", src, no_contacts, thread_id, out)
-    metadata = _dict(chunk.get("metadata"))
+    metadata = as_dict(chunk.get("metadata"))
     errors = _errors(chunk.get("errors"))
     out.others.append(
         HistoryNotice(
@@ -486,9 +311,9 @@ def _parse_history_chunk(chunk: Any, src: _Source, out: _Collector) -> None:
             waba_id=src.waba_id,
             phone_number_id=src.phone_number_id,
             display_phone_number=src.display_phone_number,
-            phase=_int(metadata.get("phase")),
-            chunk_order=_int(metadata.get("chunk_order")),
-            progress=_int(metadata.get("progress")),
+            phase=as_int(metadata.get("phase")),
+            chunk_order=as_int(metadata.get("chunk_order")),
+            progress=as_int(metadata.get("progress")),
             message_count=count,
             errors=errors,
             reason="; ".join(e.title or e.message or str(e.code) for e in errors) or None,
@@ -551,9 +376,9 @@ class _Contacts:
     """Index of ``value.contacts[]`` by wa_id and by BSUID (wa_id can be absent since 2026)."""
 
     def __init__(self, raw: Any) -> None:
-        self._items = [c for c in _list(raw) if isinstance(c, dict)]
-        self._by_wa_id = {_text_id(c.get("wa_id")): c for c in self._items}
-        self._by_user_id = {_text_id(c.get("user_id")): c for c in self._items}
+        self._items = [c for c in as_list(raw) if isinstance(c, dict)]
+        self._by_wa_id = {text_id(c.get("wa_id")): c for c in self._items}
+        self._by_user_id = {text_id(c.get("user_id")): c for c in self._items}
 
     def find(self, wa_id: str | None, user_id: str | None) -> dict[str, Any]:
         if wa_id and wa_id in self._by_wa_id:
@@ -571,20 +396,20 @@ def _build_message(
     """The message, or a reason string when it cannot be kept (no usable wamid)."""
     if not isinstance(raw, dict):
         return "message is not an object"
-    wamid = _text_id(raw.get("id"))
+    wamid = text_id(raw.get("id"))
     if not wamid:
         return "message without an 'id' (wamid)"
     warnings: list[str] = []
-    msg_type = _str(raw.get("type"))
+    msg_type = as_str(raw.get("type"))
     if not msg_type:
         warnings.append("missing message type")
         msg_type = "unknown"
-    from_wa_id, to_wa_id = _text_id(raw.get("from")), _text_id(raw.get("to"))
+    from_wa_id, to_wa_id = text_id(raw.get("from")), text_id(raw.get("to"))
     direction, customer = _route(origin, from_wa_id, to_wa_id, src, thread_id)
     user_key = "from_user_id" if direction == "inbound" else "to_user_id"
-    contact = contacts.find(customer, _text_id(raw.get(user_key)))
-    profile = _dict(contact.get("profile"))
-    timestamp = _timestamp(raw.get("timestamp"))
+    contact = contacts.find(customer, text_id(raw.get(user_key)))
+    profile = as_dict(contact.get("profile"))
+    timestamp = as_datetime(raw.get("timestamp"))
     if timestamp is None:
         warnings.append("missing or invalid timestamp")
     content = raw.get(msg_type)
@@ -600,10 +425,10 @@ def _build_message(
         from_wa_id=from_wa_id,
         to_wa_id=to_wa_id,
         customer_wa_id=customer,
-        from_user_id=_text_id(raw.get("from_user_id")),
-        bsuid=_text_id(contact.get("user_id")) or _text_id(raw.get(user_key)),
-        profile_name=_str(profile.get("name")),
-        username=_str(profile.get("username")),
+        from_user_id=text_id(raw.get("from_user_id")),
+        bsuid=text_id(contact.get("user_id")) or text_id(raw.get(user_key)),
+        profile_name=as_str(profile.get("name")),
+        username=as_str(profile.get("username")),
         timestamp=timestamp,
         text=_message_text(msg_type, content),
         media=_media(msg_type, content),
@@ -611,7 +436,7 @@ def _build_message(
         context=_context(raw.get("context")),
         referral=_referral(raw.get("referral")),
         errors=_errors(raw.get("errors")),
-        history_status=_str(_dict(raw.get("history_context")).get("status")),
+        history_status=as_str(as_dict(raw.get("history_context")).get("status")),
         warnings=tuple(warnings),
         raw=raw,
     )
@@ -629,9 +454,9 @@ def _route(
         return "inbound", from_wa_id
     if origin == "business_app_echo":
         return "outbound", to_wa_id
-    business = _digits(src.display_phone_number)
+    business = digits_of(src.display_phone_number)
     if business:
-        outbound = _digits(from_wa_id) == business
+        outbound = digits_of(from_wa_id) == business
     else:
         # Without metadata, only business-sent history items carry `to`.
         outbound = to_wa_id is not None and from_wa_id != thread_id
@@ -644,14 +469,14 @@ def _media(msg_type: str, content: Any) -> Media | None:
     if msg_type not in MEDIA_TYPES or not isinstance(content, dict):
         return None
     return Media(
-        id=_text_id(content.get("id")),
-        mime_type=_str(content.get("mime_type")),
-        sha256=_str(content.get("sha256")),
-        caption=_str(content.get("caption")),
-        filename=_str(content.get("filename")),
+        id=text_id(content.get("id")),
+        mime_type=as_str(content.get("mime_type")),
+        sha256=as_str(content.get("sha256")),
+        caption=as_str(content.get("caption")),
+        filename=as_str(content.get("filename")),
         voice=content.get("voice") is True,
         animated=content.get("animated") is True,
-        url=_str(content.get("url")),
+        url=as_str(content.get("url")),
     )
 
 
@@ -667,8 +492,8 @@ def _context(raw: Any) -> MessageContext | None:
         return None
     product = raw.get("referred_product")
     return MessageContext(
-        replied_to_wamid=_text_id(raw.get("id")),
-        from_wa_id=_text_id(raw.get("from")),
+        replied_to_wamid=text_id(raw.get("id")),
+        from_wa_id=text_id(raw.get("from")),
         forwarded=raw.get("forwarded") is True,
         frequently_forwarded=raw.get("frequently_forwarded") is True,
         referred_product=product if isinstance(product, dict) else None,
@@ -679,17 +504,17 @@ def _referral(raw: Any) -> Referral | None:
     if not isinstance(raw, dict):
         return None
     return Referral(
-        ctwa_clid=_str(raw.get("ctwa_clid")),
-        source_id=_text_id(raw.get("source_id")),
-        source_type=_str(raw.get("source_type")),
-        source_url=_str(raw.get("source_url")),
-        headline=_str(raw.get("headline")),
-        body=_str(raw.get("body")),
-        media_type=_str(raw.get("media_type")),
-        image_url=_str(raw.get("image_url")),
-        video_url=_str(raw.get("video_url")),
-        thumbnail_url=_str(raw.get("thumbnail_url")),
-        welcome_message_text=_str(_dict(raw.get("welcome_message")).get("text")),
+        ctwa_clid=as_str(raw.get("ctwa_clid")),
+        source_id=text_id(raw.get("source_id")),
+        source_type=as_str(raw.get("source_type")),
+        source_url=as_str(raw.get("source_url")),
+        headline=as_str(raw.get("headline")),
+        body=as_str(raw.get("body")),
+        media_type=as_str(raw.get("media_type")),
+        image_url=as_str(raw.get("image_url")),
+        video_url=as_str(raw.get("video_url")),
+        thumbnail_url=as_str(raw.get("thumbnail_url")),
+        welcome_message_text=as_str(as_dict(raw.get("welcome_message")).get("text")),
         raw=raw,
     )
 
@@ -707,47 +532,47 @@ def _message_text(msg_type: str, content: Any) -> str | None:
 
 
 def _body_text(content: Any) -> str | None:
-    return _str(_dict(content).get("body"))
+    return as_str(as_dict(content).get("body"))
 
 
 def _caption_text(content: Any) -> str | None:
-    return _str(_dict(content).get("caption"))
+    return as_str(as_dict(content).get("caption"))
 
 
 def _button_text(content: Any) -> str | None:
-    return _str(_dict(content).get("text"))
+    return as_str(as_dict(content).get("text"))
 
 
 def _reaction_text(content: Any) -> str | None:
-    return _str(_dict(content).get("emoji"))
+    return as_str(as_dict(content).get("emoji"))
 
 
 def _interactive_text(content: Any) -> str | None:
-    interactive = _dict(content)
-    kind = _str(interactive.get("type"))
-    reply = _dict(interactive.get(kind)) if kind else {}
+    interactive = as_dict(content)
+    kind = as_str(interactive.get("type"))
+    reply = as_dict(interactive.get(kind)) if kind else {}
     if kind == "button_reply":
-        return _str(reply.get("title"))
+        return as_str(reply.get("title"))
     if kind == "list_reply":
-        return _join_lines(_str(reply.get("title")), _str(reply.get("description")))
+        return join_lines(as_str(reply.get("title")), as_str(reply.get("description")))
     if kind == "nfm_reply":  # WhatsApp Flows: `body` is the human-readable summary
-        return _str(reply.get("body"))
+        return as_str(reply.get("body"))
     return None
 
 
 def _location_text(content: Any) -> str | None:
-    location = _dict(content)
-    lat, lng = _number(location.get("latitude")), _number(location.get("longitude"))
+    location = as_dict(content)
+    lat, lng = as_number(location.get("latitude")), as_number(location.get("longitude"))
     coords = f"{lat},{lng}" if lat is not None and lng is not None else None
-    return _join_lines(_str(location.get("name")), _str(location.get("address")), coords)
+    return join_lines(as_str(location.get("name")), as_str(location.get("address")), coords)
 
 
 def _contacts_text(content: Any) -> str | None:
     names = []
-    for card in _list(content):
-        name = _dict(_dict(card).get("name"))
-        formatted = _str(name.get("formatted_name")) or _join_words(
-            _str(name.get("first_name")), _str(name.get("last_name"))
+    for card in as_list(content):
+        name = as_dict(as_dict(card).get("name"))
+        formatted = as_str(name.get("formatted_name")) or join_words(
+            as_str(name.get("first_name")), as_str(name.get("last_name"))
         )
         if formatted:
             names.append(formatted)
@@ -755,22 +580,22 @@ def _contacts_text(content: Any) -> str | None:
 
 
 def _order_text(content: Any) -> str | None:
-    order = _dict(content)
+    order = as_dict(content)
     items = []
-    for item in _list(order.get("product_items")):
-        product = _dict(item)
-        sku = _text_id(product.get("product_retailer_id"))
-        quantity = _number(product.get("quantity"))
+    for item in as_list(order.get("product_items")):
+        product = as_dict(item)
+        sku = text_id(product.get("product_retailer_id"))
+        quantity = as_number(product.get("quantity"))
         if sku:
             items.append(f"{quantity if quantity is not None else 1} x {sku}")
     summary = ", ".join(items) or None
-    return _join_lines(_str(order.get("text")), summary)
+    return join_lines(as_str(order.get("text")), summary)
 
 
 def _edit_text(content: Any) -> str | None:
     # An edit wraps the new message; one level only, so a hostile nesting cannot recurse.
-    message = _dict(_dict(content).get("message"))
-    inner_type = _str(message.get("type"))
+    message = as_dict(as_dict(content).get("message"))
+    inner_type = as_str(message.get("type"))
     if not inner_type or inner_type == "edit":
         return None
     return _message_text(inner_type, message.get(inner_type))
@@ -802,10 +627,10 @@ _TEXT_EXTRACTORS: Final[dict[str, Callable[[Any], str | None]]] = {
 def _build_status(raw: Any, src: _Source) -> StatusUpdate | str:
     if not isinstance(raw, dict):
         return "status is not an object"
-    wamid, status = _text_id(raw.get("id")), _str(raw.get("status"))
+    wamid, status = text_id(raw.get("id")), as_str(raw.get("status"))
     if not wamid or not status:
         return "status without 'id' or 'status'"
-    timestamp = _timestamp(raw.get("timestamp"))
+    timestamp = as_datetime(raw.get("timestamp"))
     conversation, pricing = raw.get("conversation"), raw.get("pricing")
     return StatusUpdate(
         waba_id=src.waba_id,
@@ -814,98 +639,27 @@ def _build_status(raw: Any, src: _Source) -> StatusUpdate | str:
         wamid=wamid,
         status=status,
         timestamp=timestamp,
-        recipient_wa_id=_text_id(raw.get("recipient_id")),
+        recipient_wa_id=text_id(raw.get("recipient_id")),
         errors=_errors(raw.get("errors")),
         conversation=conversation if isinstance(conversation, dict) else None,
         pricing=pricing if isinstance(pricing, dict) else None,
-        biz_opaque_callback_data=_str(raw.get("biz_opaque_callback_data")),
+        biz_opaque_callback_data=as_str(raw.get("biz_opaque_callback_data")),
         warnings=() if timestamp else ("missing or invalid timestamp",),
         raw=raw,
     )
 
 
-def _errors(raw: Any) -> tuple[MetaError, ...]:
-    return tuple(_error(item) for item in _list(raw) if isinstance(item, dict))
+def _errors(raw: Any) -> tuple[ReportedError, ...]:
+    return tuple(_error(item) for item in as_list(raw) if isinstance(item, dict))
 
 
-def _error(raw: dict[str, Any]) -> MetaError:
-    return MetaError(
-        code=_int(raw.get("code")),
-        title=_str(raw.get("title")),
-        message=_str(raw.get("message")),
-        details=_str(_dict(raw.get("error_data")).get("details")),
-        href=_str(raw.get("href")),
+def _error(raw: dict[str, Any]) -> ReportedError:
+    return ReportedError(
+        code=as_int(raw.get("code")),
+        title=as_str(raw.get("title")),
+        message=as_str(raw.get("message")),
+        details=as_str(as_dict(raw.get("error_data")).get("details")),
+        href=as_str(raw.get("href")),
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Small coercions: every read of payload data goes through one of these
-# --------------------------------------------------------------------------------------------
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _text_id(value: Any) -> str | None:
-    """Ids and phone numbers are strings, but tolerate an integer rendering of them."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        try:
-            return int(value)
-        except ValueError:  # absurdly long digit strings
-            return None
-    return None
-
-
-def _number(value: Any) -> int | float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """Meta sends unix seconds as a string (messages, statuses) or a number (automatic_events)."""
-    seconds: float | int | None = _number(value)
-    if isinstance(value, str):
-        try:
-            seconds = float(value) if "." in value else int(value)
-        except ValueError:
-            return None
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):  # out of range, inf, nan
-        return None
-
-
-def _digits(value: str | None) -> str:
-    return "".join(ch for ch in value if ch.isdigit()) if value else ""
-
-
-def _join_lines(*parts: str | None) -> str | None:
-    return "\n".join(p for p in parts if p) or None
-
-
-def _join_words(*parts: str | None) -> str | None:
-    return " ".join(p for p in parts if p) or None

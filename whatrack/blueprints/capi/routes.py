@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from whatrack.blueprints.dashboard import bp
+from whatrack.blueprints.capi import bp
 from whatrack.blueprints.settings.forms import EmptyForm
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
@@ -59,9 +59,9 @@ def _filter():
     return audit_filter
 
 
-@bp.get("/capi")
+@bp.get("")
 @org_required
-def capi():
+def index():
     audit_filter = _filter()
     try:
         page = conversions_query.list_events(current_org, audit_filter,
@@ -76,9 +76,9 @@ def capi():
         action_form=EmptyForm())
 
 
-@bp.get("/capi/export.csv")
+@bp.get("/export.csv")
 @role_required("admin")
-def capi_export():
+def export():
     audit_filter = _filter()
     # Built inside the request: the rows are read while the organization is bound.
     body = "".join(conversions_query.csv_rows(current_org, audit_filter))
@@ -97,9 +97,9 @@ def _pretty(text: str | None) -> str | None:
         return text
 
 
-@bp.get("/capi/<int:event_id>")
+@bp.get("/<int:event_id>")
 @org_required
-def capi_event(event_id: int):
+def detail(event_id: int):
     event = MetaConversionEvent.get_for_org_or_404(event_id, current_org)
     attempts = event.attempt_log.all()
     return render_template("capi/event.html", event=event, attempts=attempts,
@@ -107,9 +107,9 @@ def capi_event(event_id: int):
                            pretty=_pretty, action_form=EmptyForm())
 
 
-@bp.post("/capi/<int:event_id>/resend")
+@bp.post("/<int:event_id>/resend")
 @role_required("admin")
-def capi_resend(event_id: int):
+def resend(event_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     event = conversions.lock_event(current_org, event_id)
@@ -125,5 +125,5 @@ def capi_resend(event_id: int):
         flash(_("Event queued again with the same event_id (Meta deduplicates it)."), "success")
     target = request.form.get("next")
     if target == "list":
-        return redirect(url_for("dashboard.capi"))
-    return redirect(url_for("dashboard.capi_event", event_id=event_id))
+        return redirect(url_for("capi.index"))
+    return redirect(url_for("capi.detail", event_id=event_id))

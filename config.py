@@ -96,8 +96,17 @@ class DevelopmentConfig(Config):
     REMEMBER_COOKIE_SECURE = False
 
 
+# Nothing listens on the loopback discard port: a test that forgot its fake fails at once with
+# "connection refused" instead of reaching Meta, Stripe or an LLM provider.
+_CLOSED_LOOPBACK_URL = "http://127.0.0.1:9"
+
+
 class TestingConfig(Config):
     TESTING = True
+    # Tests that talk to a service start its fake (tests/fakes/) and override these.
+    META_GRAPH_URL = _CLOSED_LOOPBACK_URL
+    STRIPE_API_BASE = _CLOSED_LOOPBACK_URL
+    LLM_BASE_URL = _CLOSED_LOOPBACK_URL
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     SECRET_KEY = "test-secret-key"  # noqa: S105

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,7 +32,19 @@ def _admin(sql: str) -> None:
 
 
 def pytest_configure(config):
+    _require_catalogs()
     _admin(f'CREATE DATABASE "{TEST_DB}"')
+
+
+def _require_catalogs() -> None:
+    # The app compiles stale catalogs at start-up; when it cannot (a read-only checkout), stop
+    # here rather than run the whole suite against an English UI.
+    from whatrack.catalogs import COMPILE_HINT, ensure_compiled
+
+    left = ensure_compiled(Path(__file__).resolve().parents[1] / "whatrack" / "translations")
+    if left:
+        pytest.exit(f"translation catalogs not compiled: {', '.join(map(str, left))}; "
+                    f"run `.venv/bin/{COMPILE_HINT}` (scripts/test does it)", returncode=4)
 
 
 def pytest_unconfigure(config):

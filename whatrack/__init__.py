@@ -82,6 +82,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     from whatrack import after_commit, tenancy
+    from whatrack.catalogs import ensure_compiled
     from whatrack.db_pool import install_idle_ping
     from whatrack.extensions import babel, csrf, db, login_manager, migrate, oauth, sock
     from whatrack.i18n import i18n_init_app, select_locale, select_timezone
@@ -93,11 +94,12 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             install_idle_ping(engine)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    migrate.init_app(app, db, directory=str(_migrations_dir(app)))
     login_manager.init_app(app)
     csrf.init_app(app)
     sock.init_app(app)
     oauth.init_app(app)
+    ensure_compiled(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     i18n_init_app(app)
     _install_session_hooks(FlaskSession, after_commit, tenancy)
@@ -123,6 +125,13 @@ def _register_template_globals(app: Flask) -> None:
     @app.context_processor
     def inject_template_globals() -> dict[str, object]:
         return {"current_org": current_org, "current_role": current_role, "money": money}
+
+
+def _migrations_dir(app: Flask) -> Path:
+    # An installed wheel carries the revisions inside the package (build_hooks.py); a source
+    # checkout (and an editable install) keeps them next to the package.
+    packaged = Path(app.root_path) / "migrations"
+    return packaged if packaged.is_dir() else Path(app.root_path).parent / "migrations"
 
 
 _hooks_installed = False

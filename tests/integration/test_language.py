@@ -1,10 +1,18 @@
-"""The UI is pt-BR by default; a chosen language survives logging in and out."""
+"""The UI is pt-BR by default (translated text, not only the lang attribute); a chosen language
+survives logging in and out."""
+
+PT_BR = "Comece seu teste grátis de 14 dias"
+EN = "Start your 14-day free trial"
 
 
 def test_default_is_portuguese_and_english_is_selectable(client):
-    assert 'lang="pt-BR"' in client.get("/").get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    assert 'lang="pt-BR"' in page
+    assert PT_BR in page and EN not in page
     client.get("/lang/en?next=/")
-    assert 'lang="en"' in client.get("/").get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    assert 'lang="en"' in page
+    assert EN in page and PT_BR not in page
 
 
 def test_chosen_language_survives_login_and_logout(client, make_org, login):
@@ -13,4 +21,5 @@ def test_chosen_language_survives_login_and_logout(client, make_org, login):
     assert login(email).status_code == 302
     assert 'lang="en"' in client.get("/dashboard").get_data(as_text=True)
     client.post("/logout")
-    assert 'lang="en"' in client.get("/").get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    assert 'lang="en"' in page and EN in page

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Membership, Organization
-from whatrack.services import apikeys, orgs
-from whatrack.services.whatsapp_accounts import attach_account, list_accounts
+from whatrack.services.accounts import apikeys, orgs
+from whatrack.services.whatsapp.accounts import attach_account, list_accounts
 from whatrack.tenancy import bind_org
 
 org_cli = AppGroup("org", help="Organizations.")

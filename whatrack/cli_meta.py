@@ -8,7 +8,8 @@ from flask.cli import AppGroup
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import MetaConversionEvent, Organization
-from whatrack.services import conversions, meta_connection
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.meta import connection as meta_connection
 from whatrack.tenancy import bind_org, unscoped
 
 meta_cli = AppGroup("meta", help="Meta (Facebook) connection for the Conversions API.")

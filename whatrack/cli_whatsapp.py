@@ -15,8 +15,8 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.integrations.meta.signatures import sign
 from whatrack.models import WebhookEvent, WhatsAppAccount
-from whatrack.services import webhooks
-from whatrack.services.whatsapp_accounts import attach_account, list_accounts
+from whatrack.services.webhooks import commands as webhooks
+from whatrack.services.whatsapp.accounts import attach_account, list_accounts
 from whatrack.tenancy import bind_org
 
 whatsapp_cli = AppGroup("whatsapp", help="WhatsApp numbers and webhooks.")

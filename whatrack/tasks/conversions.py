@@ -10,7 +10,7 @@ import dramatiq
 from whatrack.extensions import db
 from whatrack.integrations.meta.capi import MAX_BATCH
 from whatrack.models import Organization, utcnow
-from whatrack.services import conversions_dispatch
+from whatrack.services.conversions import dispatch as conversions_dispatch
 from whatrack.tenancy import bind_org
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import logging
 import dramatiq
 
 from whatrack.extensions import db
-from whatrack.services import webhooks
+from whatrack.services.webhooks import commands as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def sweep_webhook_events() -> None:
 @dramatiq.actor(queue_name="default", max_retries=0)
 def sweep_conversion_events() -> None:
     """Re-enqueue CAPI dispatch for due pending events; skip events past Meta's 7 days."""
-    from whatrack.services import conversions_sweep
+    from whatrack.services.conversions import sweep as conversions_sweep
     from whatrack.tasks.conversions import send_conversion_events
 
     expired = conversions_sweep.skip_expired_events()
@@ -50,7 +50,7 @@ def sweep_conversion_events() -> None:
 def check_meta_tokens() -> None:
     """Ask Meta daily whether each organization's Facebook token still works."""
     from whatrack.integrations.meta.errors import MetaError
-    from whatrack.services import meta_connection
+    from whatrack.services.meta import connection as meta_connection
 
     org_ids = meta_connection.organizations_due_for_token_check()
     db.session.rollback()
@@ -66,7 +66,7 @@ def check_meta_tokens() -> None:
 @dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
     """Keep the login throttle table small (attempts older than a week)."""
-    from whatrack.services.accounts import purge_login_attempts as purge
+    from whatrack.services.accounts.auth import purge_login_attempts as purge
 
     removed = purge()
     db.session.commit()

@@ -7,7 +7,7 @@ import logging
 import dramatiq
 
 from whatrack.extensions import db
-from whatrack.services import webhooks
+from whatrack.services.webhooks import commands as webhooks
 from whatrack.tasks import send_now
 from whatrack.tasks.handoff import BatchHandoff
 

@@ -6,8 +6,9 @@ from flask import jsonify, request
 
 from whatrack.blueprints.api import bp
 from whatrack.errors import ValidationError
-from whatrack.services import conversions, conversions_query
-from whatrack.services.tickets_query import page_size
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.tickets.queries import page_size
 from whatrack.tenancy import current_org
 
 

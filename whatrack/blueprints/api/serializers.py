@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from whatrack.models import Organization
-from whatrack.services.billing_state import effective_state
+from whatrack.services.billing.state import effective_state
 
 
 def iso(value: datetime | None) -> str | None:

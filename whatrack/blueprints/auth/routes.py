@@ -17,7 +17,8 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.i18n import LANG_SESSION_KEY
 from whatrack.security import safe_next_url
-from whatrack.services import accounts, orgs
+from whatrack.services.accounts import auth as accounts
+from whatrack.services.accounts import orgs
 from whatrack.tenancy import SESSION_ORG_KEY, memberships_of
 
 

@@ -6,7 +6,7 @@ from flask import render_template
 from flask_babel import lazy_gettext as _l
 
 from whatrack.blueprints.dashboard import bp
-from whatrack.services.billing_state import billing_summary
+from whatrack.services.billing.state import billing_summary
 from whatrack.tenancy import current_org, org_required
 
 # Areas not built yet: an honest "coming soon" page, never a fake screen.
@@ -35,7 +35,7 @@ def home():
     from flask import request
 
     from whatrack.errors import ValidationError
-    from whatrack.services import stats as stats_service
+    from whatrack.services.reports import stats as stats_service
 
     try:
         period = stats_service.parse_period(current_org, request.args.get("from"),

@@ -21,8 +21,9 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db, oauth
 from whatrack.integrations.meta import facebook
 from whatrack.integrations.meta.errors import MetaError
-from whatrack.services import conversions, meta_connection
-from whatrack.services.stages import active_stages
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.meta import connection as meta_connection
+from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, role_required
 
 log = logging.getLogger(__name__)

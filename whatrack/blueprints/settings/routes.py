@@ -17,7 +17,7 @@ from whatrack.blueprints.settings.forms import (
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
-from whatrack.services import apikeys, orgs
+from whatrack.services.accounts import apikeys, orgs
 from whatrack.tenancy import ROLE_RANK, current_org, current_role, org_required, role_required
 
 
@@ -156,7 +156,7 @@ def revoke_api_key(key_id: int):
 @bp.get("/whatsapp")
 @org_required
 def whatsapp():
-    from whatrack.services.whatsapp_accounts import list_accounts
+    from whatrack.services.whatsapp.accounts import list_accounts
 
     return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
                            features=feature_status())
@@ -167,7 +167,7 @@ def whatsapp():
 def webhook_events():
     from flask import request
 
-    from whatrack.services import webhooks
+    from whatrack.services.webhooks import commands as webhooks
 
     state = request.args.get("state") or None
     if state not in (None, "received", "processed", "failed", "unroutable"):
@@ -179,7 +179,7 @@ def webhook_events():
 @bp.post("/webhooks/<int:event_id>/reprocess")
 @role_required("admin")
 def reprocess_webhook(event_id: int):
-    from whatrack.services import webhooks
+    from whatrack.services.webhooks import commands as webhooks
     from whatrack.tasks import enqueue_after_commit
     from whatrack.tasks.webhooks import process_webhook_event
 

@@ -9,7 +9,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from whatrack.errors import WhaTrackError, wants_json
 from whatrack.extensions import db
 from whatrack.models import Ticket
-from whatrack.services import board
+from whatrack.services.tickets import board
 from whatrack.tenancy import current_org
 
 

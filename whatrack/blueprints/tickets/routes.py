@@ -13,9 +13,11 @@ from whatrack.blueprints.tickets.common import done, refused, render_card
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
-from whatrack.services import board, orgs, sales, tickets
-from whatrack.services.stages import active_stages
-from whatrack.services.tickets import LOST_REASONS
+from whatrack.services.accounts import orgs
+from whatrack.services.tickets import board, sales
+from whatrack.services.tickets import commands as tickets
+from whatrack.services.tickets.commands import LOST_REASONS
+from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, org_required
 
 
@@ -68,7 +70,7 @@ def panel(ticket_id: int):
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
         db.session.commit()
-    from whatrack.services import conversions
+    from whatrack.services.conversions import commands as conversions
 
     context = {
         "ticket": ticket,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from whatrack.errors import ValidationError
 from whatrack.extensions import db
 from whatrack.models import Organization, Sale, Ticket
-from whatrack.services.board import local_day_bounds
+from whatrack.services.tickets.board import local_day_bounds
 
 MAX_PERIOD_DAYS = 366
 

@@ -26,8 +26,8 @@ from whatrack.integrations.meta.webhook_parser import (
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
 from whatrack.models.base import dialect_insert
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services import inbox
-from whatrack.services.whatsapp_accounts import (
+from whatrack.services.inbox import ingest as inbox
+from whatrack.services.whatsapp.accounts import (
     accounts_by_phone_number_id,
     accounts_by_waba_id,
     apply_account_update,

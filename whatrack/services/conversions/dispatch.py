@@ -51,13 +51,13 @@ from whatrack.models import (
     WhatsAppAccount,
     utcnow,
 )
-from whatrack.services.conversions import (
+from whatrack.services.conversions.commands import (
     SKIPPING_CODES,
     connection_of,
     hold_pending_events,
     waiting_reason,
 )
-from whatrack.services.conversions_writes import insert_attempts, write_outcomes
+from whatrack.services.conversions.writes import insert_attempts, write_outcomes
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from whatrack.extensions import db
 from whatrack.models import MetaConversionAttempt, MetaConversionEvent, Organization
 
 if TYPE_CHECKING:
-    from whatrack.services.conversions_dispatch import Outgoing
+    from whatrack.services.conversions.dispatch import Outgoing
 
 _TABLE = MetaConversionEvent.__table__
 # Column -> PostgreSQL array type for the set-based UPDATE below.

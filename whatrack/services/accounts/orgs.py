@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Invite, Membership, Organization, User, utcnow
-from whatrack.services.stages import create_default_stages
+from whatrack.services.tickets.stages import create_default_stages
 from whatrack.tenancy import ROLE_RANK, bind_org, unscoped
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from whatrack.extensions import db
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
 from whatrack.models import MetaConversionEvent, Organization
 from whatrack.models.conversions import EVENT_STATUSES
-from whatrack.services.conversions import reason_text
+from whatrack.services.conversions.commands import reason_text
 
 MAX_RANGE_DAYS = 366
 

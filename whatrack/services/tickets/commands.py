@@ -77,7 +77,7 @@ def move_ticket(org: Organization, ticket: Ticket, stage: Stage, user: User | No
     record_event(org, ticket, "stage_changed", user, from_stage=previous, to_stage=stage.id,
                  lost_reason=ticket.lost_reason)
     _changed(org, ticket, "stage")
-    from whatrack.services import conversions
+    from whatrack.services.conversions import commands as conversions
 
     conversions.on_stage_reached(org, ticket, stage)
     db.session.flush()

@@ -13,8 +13,8 @@ from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Organization, Sale, SaleEvent, Stage, Ticket, User, utcnow
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services import tickets as ticket_service
-from whatrack.services.stages import active_stages
+from whatrack.services.tickets import commands as ticket_service
+from whatrack.services.tickets.stages import active_stages
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _approve(org: Organization, ticket: Ticket, sale: Sale, user: User | None) -
     if ticket.stage_id != stage.id:
         ticket_service.move_ticket(org, ticket, stage, user)
     ticket.version += 1
-    from whatrack.services import conversions
+    from whatrack.services.conversions import commands as conversions
 
     conversions.record_purchase(org, sale)
     publish_after_commit(org.id, "sale.approved", {"ticket_id": ticket.id, "sale_id": sale.id,
@@ -143,7 +143,7 @@ def cancel_sale(org: Organization, sale_id: int, user: User, reason: str) -> Sal
     ticket = db.session.get(Ticket, sale.ticket_id)
     ticket_service.record_event(org, ticket, "sale_cancelled", user, sale_id=sale.id)
     db.session.flush()
-    from whatrack.services import conversions
+    from whatrack.services.conversions import commands as conversions
 
     conversions.record_cancellation(org, sale)
     return sale

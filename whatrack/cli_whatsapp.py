@@ -118,13 +118,9 @@ def unroutable_command() -> None:
 @click.argument("event_id", type=int)
 def reprocess_command(event_id: int) -> None:
     """Run one stored delivery again (after connecting its number, or a fix)."""
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.webhooks import process_webhook_event
-
     event = db.session.get(WebhookEvent, event_id)
     if event is None:
         raise click.ClickException(f"no webhook event {event_id}")
-    webhooks.reset_for_reprocess(event)
-    enqueue_after_commit(process_webhook_event, event.id)
+    webhooks.reprocess_event(event)
     db.session.commit()
     click.echo(f"webhook event {event_id} queued")

@@ -26,6 +26,7 @@ from dramatiq.middleware import (
 )
 
 from config import config_from_env
+from whatrack import queue
 from whatrack.tasks.middleware import AppContextMiddleware
 
 if TYPE_CHECKING:
@@ -92,7 +93,12 @@ def ensure_inprocess_worker() -> None:
             worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
             worker.start()
             _inprocess_worker = worker
+            # Not at the top: schedule imports the actors, which must bind to the broker
+            # this module sets up first.
             from whatrack.tasks.schedule import start_scheduler_thread
 
             start_scheduler_thread()
             log.info("in-process worker and scheduler started (no REDIS_URL)")
+
+
+queue.bind_broker(broker, after_send=ensure_inprocess_worker)

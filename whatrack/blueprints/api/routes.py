@@ -59,8 +59,7 @@ def _json_body() -> dict:
 @bp.patch("/tickets/<int:ticket_id>")
 def update_ticket(ticket_id: int):
     body = _json_body()
-    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
-    ticket = ticket_service.lock_ticket(current_org, ticket.id)
+    ticket = ticket_service.lock_ticket(current_org, ticket_id)
     if "stage_id" in body:
         stage = ticket_service.stage_of(current_org, body["stage_id"])
         if stage.kind == "won":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 
 from whatrack.blueprints.dashboard import bp
+from whatrack.errors import ValidationError
 from whatrack.services.billing.state import billing_summary
+from whatrack.services.reports import stats as stats_service
 from whatrack.tenancy import current_org, org_required
 
 # Areas not built yet: an honest "coming soon" page, never a fake screen.
@@ -32,11 +34,6 @@ COMING_SOON = {
 @bp.get("", strict_slashes=False)
 @org_required
 def home():
-    from flask import request
-
-    from whatrack.errors import ValidationError
-    from whatrack.services.reports import stats as stats_service
-
     try:
         period = stats_service.parse_period(current_org, request.args.get("from"),
                                             request.args.get("to"))

@@ -14,6 +14,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
+from whatrack.services.conversions import commands as conversions
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.commands import LOST_REASONS
@@ -70,8 +71,6 @@ def panel(ticket_id: int):
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
         db.session.commit()
-    from whatrack.services.conversions import commands as conversions
-
     context = {
         "ticket": ticket,
         "sales": sales.ticket_sales(current_org, ticket),
@@ -110,9 +109,8 @@ def _field(name: str) -> str | None:
 @bp.post("/dashboard/tickets/<int:ticket_id>/move")
 @org_required
 def move(ticket_id: int):
-    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    ticket = tickets.lock_ticket(current_org, ticket_id)
     try:
-        ticket = tickets.lock_ticket(current_org, ticket.id)
         tickets.check_version(ticket, _seen_version())
         stage = tickets.stage_of(current_org, _field("stage_id"))
         if stage.kind == "won":

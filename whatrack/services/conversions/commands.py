@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from whatrack import queue
 from whatrack.errors import ConflictError
 from whatrack.extensions import db
 from whatrack.integrations.meta import capi
@@ -134,10 +135,7 @@ def _record(org: Organization, ticket: Ticket, *, event_name: str, event_id: str
 
 
 def enqueue_dispatch(org: Organization) -> None:
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.conversions import send_conversion_events
-
-    enqueue_after_commit(send_conversion_events, org.id)
+    queue.enqueue_after_commit("send_conversion_events", org.id)
 
 
 def record_purchase(org: Organization, sale: Sale) -> None:

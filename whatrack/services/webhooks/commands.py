@@ -13,7 +13,9 @@ from sqlalchemy import bindparam, func, insert, literal_column, select
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
+from whatrack import queue
 from whatrack.db_pool import note_disconnect
+from whatrack.errors import NotFound
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook_parser import (
     ContactBookChange,
@@ -172,12 +174,9 @@ def _process_group(org: Organization, account: WhatsAppAccount,
 
 
 def _after_message(org: Organization, received: inbox.Received) -> None:
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.messaging import fetch_media
-
     message = received.message
     if message.media_state == "pending":
-        enqueue_after_commit(fetch_media, org.id, message.id)
+        queue.enqueue_after_commit("fetch_media", org.id, message.id)
     publish_after_commit(org.id, "message.created", {
         "ticket_id": received.ticket.id, "message_id": message.id,
         "direction": message.direction, "ticket_created": received.ticket_created})
@@ -242,9 +241,10 @@ def record_failure(event_id: int, error: str) -> WebhookEvent | None:
     return event
 
 
-def reset_for_reprocess(event: WebhookEvent) -> None:
-    """An operator asked to run it again (e.g. after connecting a number)."""
+def reprocess_event(event: WebhookEvent) -> None:
+    """An operator asked to run it again (e.g. after connecting a number): after commit."""
     event.state, event.error, event.processed_at = "received", None, None
+    queue.enqueue_after_commit("process_webhook_event", event.id)
 
 
 def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 2000) -> list[int]:
@@ -283,10 +283,8 @@ def unroutable_events(limit: int = 200) -> list[WebhookEvent]:
     return list(db.session.scalars(stmt))
 
 
-def get_org_event_or_404(org: Organization, event_id: int) -> WebhookEvent:
-    """A delivery visible to ``org`` (it touched one of its numbers); 404 otherwise."""
-    from flask import abort
-
+def get_org_event(org: Organization, event_id: int) -> WebhookEvent:
+    """A delivery visible to ``org`` (it touched one of its numbers); NotFound otherwise."""
     stmt = (
         select(WebhookEvent)
         .join(WebhookEventRoute, WebhookEventRoute.webhook_event_id == WebhookEvent.id)
@@ -294,5 +292,5 @@ def get_org_event_or_404(org: Organization, event_id: int) -> WebhookEvent:
     )
     event = db.session.scalars(stmt).first()
     if event is None:
-        abort(404)
+        raise NotFound()
     return event

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from whatrack.cli.common import org_by_slug
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import MetaConversionEvent, Organization
@@ -23,8 +24,6 @@ capi_cli = AppGroup("capi", help="Conversions API events.")
 @click.option("--test-event-code", default=None, help="Route events to Events Manager tests.")
 def connect_command(slug: str, token: str, dataset_id: str, test_event_code: str | None) -> None:
     """Store a Meta connection without the Facebook Login screen; waiting events go out."""
-    from whatrack.cli import org_by_slug
-
     org = org_by_slug(slug)
     with bind_org(org):
         try:

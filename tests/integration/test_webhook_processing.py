@@ -135,7 +135,7 @@ def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
 
     from tests.fixtures_whatsapp import profile, text_message, webhook_body
     from whatrack.models import WebhookEvent
-    from whatrack.services.webhooks.commands import store_webhook
+    from whatrack.services.webhooks.store import store_webhook
     from whatrack.tasks.webhooks import process_webhook_event
 
     statements: list[str] = []

@@ -221,8 +221,8 @@ def outbound_message(app):
 
     from whatrack.extensions import db
     from whatrack.models import Contact, Message, Organization, Ticket
-    from whatrack.services.phones import canonical_wa_id
     from whatrack.services.tickets.stages import entry_stage
+    from whatrack.services.whatsapp.phones import canonical_wa_id
     from whatrack.tenancy import bind_org
 
     def _make(org_id: int, account_id: int, wamid: str, to: str, status: str = "pending",

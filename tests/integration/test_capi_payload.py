@@ -115,7 +115,7 @@ def test_ctwa_lead_sends_leadsubmitted(meta_app, whatsapp_org, connect_meta, pos
 
 
 def _canonical(phone: str) -> str:
-    from whatrack.services.phones import canonical_wa_id
+    from whatrack.services.whatsapp.phones import canonical_wa_id
 
     return canonical_wa_id(phone)
 

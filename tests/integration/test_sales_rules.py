@@ -26,7 +26,7 @@ def ctx(app, whatsapp_org, post_webhook, worker, db):
 
 
 def test_money_parsing_is_exact_and_strict():
-    from whatrack.services.money import parse_amount
+    from whatrack.services.tickets.money import parse_amount
 
     assert parse_amount("1.234,56") == Decimal("1234.56")
     assert parse_amount("1234,5") == Decimal("1234.50")
@@ -42,7 +42,7 @@ def test_money_parsing_is_exact_and_strict():
 
 
 def test_unknown_currency_is_refused():
-    from whatrack.services.money import parse_currency
+    from whatrack.services.tickets.money import parse_currency
 
     assert parse_currency("brl") == "BRL"
     with pytest.raises(ValidationError):

@@ -15,11 +15,11 @@ from whatrack.errors import ValidationError
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services.conversions import commands as conversions
-from whatrack.services.money import parse_amount, parse_currency
 from whatrack.services.reports import stats as stats_service
 from whatrack.services.tickets import commands as ticket_service
 from whatrack.services.tickets import queries as tickets_query
 from whatrack.services.tickets import sales
+from whatrack.services.tickets.money import parse_amount, parse_currency
 from whatrack.tenancy import current_org
 
 

@@ -11,8 +11,8 @@ from whatrack.blueprints.tickets.routes import _field, _seen_version
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Sale, Ticket
-from whatrack.services.money import parse_amount, parse_currency
 from whatrack.services.tickets import sales
+from whatrack.services.tickets.money import parse_amount, parse_currency
 from whatrack.tenancy import current_org, org_required, role_required
 
 

@@ -29,8 +29,8 @@ from whatrack.models.base import dialect_insert
 from whatrack.models.whatsapp import STATUS_RANK
 from whatrack.realtime.events import publish_after_commit
 from whatrack.services.conversions import commands as conversions
-from whatrack.services.phones import canonical_wa_id, digits, mask
 from whatrack.services.tickets.stages import entry_stage
+from whatrack.services.whatsapp.phones import canonical_wa_id, digits, mask
 
 log = logging.getLogger(__name__)
 

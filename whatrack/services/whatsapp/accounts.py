@@ -12,7 +12,7 @@ from whatrack.extensions import db
 from whatrack.integrations.meta.webhook_parser import MalformedPayload, parse_bytes
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount
 from whatrack.models.base import dialect_insert
-from whatrack.services.phones import digits
+from whatrack.services.whatsapp.phones import digits
 from whatrack.tenancy import bind_org, unscoped
 
 log = logging.getLogger(__name__)

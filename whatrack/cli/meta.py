@@ -10,6 +10,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import MetaConversionEvent, Organization
 from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions.queries import reason_text
 from whatrack.services.meta import connection as meta_connection
 from whatrack.tenancy import bind_org, unscoped
 
@@ -56,4 +57,4 @@ def resend_command(event_id: int) -> None:
             raise click.ClickException(exc.message) from exc
         db.session.commit()
         click.echo(f"conversion event {event_id} ({event.event_name}) queued: "
-                   f"{conversions.reason_text(event)}")
+                   f"{reason_text(event)}")

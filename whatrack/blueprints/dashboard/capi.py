@@ -36,12 +36,12 @@ DEFAULT_DAYS = 30
 @bp.app_template_global()
 def capi_reason(event: MetaConversionEvent) -> str | None:
     """Why an event is waiting, failed or skipped, in the page's language."""
-    return conversions.reason_text(event)
+    return conversions_query.reason_text(event)
 
 
 @bp.app_template_global()
 def capi_reason_code(code: str) -> str:
-    return str(conversions.REASONS.get(code, code))
+    return str(conversions_query.REASONS.get(code, code))
 
 
 @bp.app_template_global()

@@ -22,6 +22,7 @@ from whatrack.errors import redirect_on_error
 from whatrack.extensions import db, oauth
 from whatrack.integrations.meta import facebook
 from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions import queries as conversions_query
 from whatrack.services.meta import connection as meta_connection
 from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, role_required
@@ -80,7 +81,7 @@ def meta():
         form=_settings_form(conn, _open_stages()), stages=_open_stages(),
         stage_field_name=stage_field_name, action_form=EmptyForm(),
         waiting=conversions.waiting_reason(conn),
-        waiting_text=conversions.REASONS.get(conversions.waiting_reason(conn) or ""))
+        waiting_text=conversions_query.REASONS.get(conversions.waiting_reason(conn) or ""))
 
 
 @bp.post("/meta/connect")

@@ -14,7 +14,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
-from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions import queries as conversions_query
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.commands import LOST_REASONS
@@ -77,7 +77,7 @@ def panel(ticket_id: int):
         "notes": tickets.ticket_notes(current_org, ticket),
         "members": orgs.list_members(current_org),
         "stages": active_stages(current_org),
-        "conversion_events": conversions.ticket_events(current_org, ticket),
+        "conversion_events": conversions_query.ticket_events(current_org, ticket),
         "lost_reasons": lost_reason_labels(),
     }
     in_drawer = bool(request.args.get("partial"))

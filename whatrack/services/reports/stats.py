@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -165,9 +164,3 @@ def stats_json(stats: Stats) -> dict:
             for r in stats.rows
         ],
     }
-
-
-def bar_widths(stats: Stats) -> dict[str, int]:
-    """Percent widths for the one small bar chart (leads by source)."""
-    top = max(stats.leads_by_source.values(), default=0) or 1
-    return defaultdict(int, {k: round(v * 100 / top) for k, v in stats.leads_by_source.items()})

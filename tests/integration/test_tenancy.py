@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.exceptions import NotFound
 
 from tests.fixtures_app import bearer
+from whatrack.errors import NotFound  # a domain error; the app answers it with 404
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -78,14 +78,24 @@ def update_ticket(ticket_id: int):
     return jsonify({"ticket": ticket_json(ticket)})
 
 
+def _sale_input(body: dict) -> sales.SaleInput:
+    if not isinstance(body.get("description") or "", str):
+        raise ValidationError("description must be a string", field="description")
+    return sales.SaleInput(value=parse_amount(body.get("value"), style="api"),
+                           currency=parse_currency(body.get("currency")),
+                           description=body.get("description"))
+
+
 @bp.post("/tickets/<int:ticket_id>/sales")
 def create_sale(ticket_id: int):
     body = _json_body()
-    if not isinstance(body.get("description") or "", str):
-        raise ValidationError("description must be a string", field="description")
-    data = sales.SaleInput(value=parse_amount(body.get("value"), style="api"),
-                           currency=parse_currency(body.get("currency")),
-                           description=body.get("description"))
+    try:
+        data = _sale_input(body)
+    except ValidationError:
+        # Another organization's ticket answers 404 whatever the body; on success
+        # close_sale alone loads (and locks) the ticket.
+        ticket_service.lock_ticket(current_org, ticket_id)
+        raise
     sale = sales.close_sale(current_org, ticket_id, data, "api", None)
     db.session.commit()
     event = conversions_query.sale_purchase_event(current_org, sale)

@@ -45,6 +45,7 @@ def _middleware() -> list[Any]:
 def build_broker() -> dramatiq.Broker:
     cfg = config_from_env()
     if cfg.REDIS_URL:
+        # Not at the top: laptop mode (no REDIS_URL) never loads the Redis broker.
         from dramatiq.brokers.redis import RedisBroker
 
         return RedisBroker(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -29,8 +30,6 @@ def parse_period(org: Organization, raw_from: str | None, raw_to: str | None,
                  today: date | None = None) -> Period:
     """?from=YYYY-MM-DD&to=YYYY-MM-DD; default the last 30 days ending today (org time)."""
     if today is None:
-        from zoneinfo import ZoneInfo
-
         today = datetime.now(ZoneInfo(org.timezone)).date()
     try:
         end = date.fromisoformat(raw_to) if raw_to else today

@@ -115,7 +115,7 @@ def test_ctwa_lead_sends_leadsubmitted(meta_app, whatsapp_org, connect_meta, pos
 
 
 def _canonical(phone: str) -> str:
-    from whatrack.services.phones import canonical_wa_id
+    from whatrack.services.whatsapp.phones import canonical_wa_id
 
     return canonical_wa_id(phone)
 
@@ -123,7 +123,7 @@ def _canonical(phone: str) -> str:
 def test_lead_event_switched_off_records_nothing(meta_app, whatsapp_org, connect_meta,
                                                  post_webhook, worker, app, db):
     from whatrack.models import Organization
-    from whatrack.services import meta_connection
+    from whatrack.services.meta import connection as meta_connection
     from whatrack.tenancy import bind_org
 
     org_id = whatsapp_org["org_id"]
@@ -142,7 +142,8 @@ def test_lead_event_switched_off_records_nothing(meta_app, whatsapp_org, connect
 def test_stage_mapping_sends_the_chosen_event_once(meta_app, whatsapp_org, make_ticket,
                                                    connect_meta, worker, app, db):
     from whatrack.models import Organization, Stage, Ticket
-    from whatrack.services import meta_connection, tickets
+    from whatrack.services.meta import connection as meta_connection
+    from whatrack.services.tickets import commands as tickets
     from whatrack.tenancy import bind_org
 
     org_id = whatsapp_org["org_id"]

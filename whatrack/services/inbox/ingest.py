@@ -28,8 +28,9 @@ from whatrack.models import (
 from whatrack.models.base import dialect_insert
 from whatrack.models.whatsapp import STATUS_RANK
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services.phones import canonical_wa_id, digits, mask
-from whatrack.services.stages import entry_stage
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.tickets.stages import entry_stage
+from whatrack.services.whatsapp.phones import canonical_wa_id, digits, mask
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,6 @@ def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
     db.session.add(ticket)
     db.session.flush()
     if ticket.lead_source == "ad":
-        from whatrack.services import conversions
-
         conversions.record_lead(org, ticket)
     log.info("ticket %s opened (source %s)", ticket.id, ticket.lead_source)
     return ticket

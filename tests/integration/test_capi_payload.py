@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from tests.fixtures_capi import CLICK_ID, CUSTOMER, DATASET_ID, events_of, settled, wait_for
 from tests.fixtures_whatsapp import FIXTURE_WABA, GRAPH_TOKEN, load_fixture
@@ -90,7 +91,9 @@ def test_ctwa_lead_sends_leadsubmitted(meta_app, whatsapp_org, connect_meta, pos
                                        worker, db):
     org_id = whatsapp_org["org_id"]
     connect_meta(org_id)
-    raw = load_fixture("inbound_ctwa_referral")
+    # The lead happened when the ad was tapped (the message's time): make it recent.
+    raw = load_fixture("inbound_ctwa_referral").replace(
+        b'"1781262345"', f'"{int(time.time()) - 60}"'.encode())
     message = json.loads(raw)["entry"][0]["changes"][0]["value"]["messages"][0]
     assert post_webhook(raw).status_code == 200
     worker.drain()

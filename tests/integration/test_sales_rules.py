@@ -1,6 +1,7 @@
 """Sale and ticket rules on PostgreSQL: money exactness, lifecycle, concurrency, ledger."""
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -59,7 +60,9 @@ def test_sale_closes_ticket_and_next_message_opens_a_new_one(ctx, post_webhook, 
     assert ctx["ticket"].closed_at is not None
     assert ctx["ticket"].stage.kind == "won"
     post_webhook(load_fixture("inbound_text"))  # same org, maybe other contact
-    post_webhook(load_fixture("inbound_ctwa_referral").replace(b'"wamid.', b'"wamid.AGAIN'))
+    # Written after the close (an older message would join the closed conversation).
+    post_webhook(load_fixture("inbound_ctwa_referral").replace(b'"wamid.', b'"wamid.AGAIN')
+                 .replace(b'"1781262345"', f'"{int(time.time()) + 1}"'.encode()))
     worker.drain()
     db.session.expire_all()
     with bind_org(ctx["org_id"]):

@@ -127,8 +127,12 @@ def record_cancellation(org: Organization, sale: Sale) -> None:
             event_time=sale.cancelled_at or utcnow())
 
 
-def record_lead(org: Organization, ticket: Ticket) -> None:
-    """Queue the lead event of a ticket opened by a click-to-WhatsApp ad (if switched on)."""
+def record_lead(org: Organization, ticket: Ticket, event_time: datetime | None = None) -> None:
+    """Queue the lead event of a ticket attributed to a click-to-WhatsApp ad (if switched on).
+
+    ``event_time``: when the customer tapped the ad (the touch's message), which may be
+    long before the ticket was opened or attributed.
+    """
     conn = connection_of(org)
     enabled = conn.lead_event_enabled if conn else True
     if not enabled:
@@ -136,7 +140,7 @@ def record_lead(org: Organization, ticket: Ticket) -> None:
     name = conn.lead_event_name if conn else "LeadSubmitted"
     _record(org, ticket, event_name=name, trigger="new_lead",
             event_id=make_event_id(org, "ticket", ticket.id, name),
-            event_time=ticket.created_at or utcnow())
+            event_time=event_time or ticket.created_at or utcnow())
 
 
 def on_stage_reached(org: Organization, ticket: Ticket, stage: Stage) -> None:

@@ -19,6 +19,7 @@ from whatrack.models.whatsapp import (
     MessageStatusEvent,
     WhatsAppAccount,
 )
+from whatrack.models.whatsapp_onboarding import WhatsAppOnboarding
 
 __all__ = [
     "ApiKey",
@@ -47,5 +48,6 @@ __all__ = [
     "WebhookEvent",
     "WebhookEventRoute",
     "WhatsAppAccount",
+    "WhatsAppOnboarding",
     "utcnow",
 ]

@@ -44,8 +44,11 @@ def home():
     except ValidationError as exc:
         period, error = stats_service.parse_period(current_org, None, None), exc.message
     stats = stats_service.compute_stats(current_org, period)
+    from whatrack.services.whatsapp_accounts import has_connected_number
+
     return render_template("dashboard/home.html", billing=billing_summary(current_org),
-                           stats=stats, bars=stats_service.bar_widths(stats), period_error=error)
+                           stats=stats, bars=stats_service.bar_widths(stats), period_error=error,
+                           has_number=has_connected_number(current_org))
 
 
 def _coming_soon_view(title, description):

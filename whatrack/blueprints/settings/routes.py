@@ -153,15 +153,6 @@ def revoke_api_key(key_id: int):
     return redirect(url_for("settings.api_keys"))
 
 
-@bp.get("/whatsapp")
-@org_required
-def whatsapp():
-    from whatrack.services.whatsapp_accounts import list_accounts
-
-    return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
-                           features=feature_status())
-
-
 @bp.get("/webhooks")
 @role_required("admin")
 def webhook_events():

@@ -73,8 +73,8 @@ def refresh_health(account: WhatsAppAccount) -> bool:
     try:
         facts = read_health(client(token), account.phone_number_id)
     except MetaTokenError as exc:
-        mark_token_invalid(account, str(exc))
         account.health_checked_at = utcnow()
+        mark_token_invalid(account, str(exc))
         return False
     apply_health(account, facts)
     db.session.flush()

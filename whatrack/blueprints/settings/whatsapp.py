@@ -58,6 +58,11 @@ def _message_origins() -> list[str]:
 def whatsapp():
     cfg = current_app.config
     latest = signup.latest_onboarding(current_org)
+    shown = latest if latest and latest.status == "failed" else None
+    connected_id = request.args.get("connected", type=int)
+    if connected_id:  # the page reloads after a signup to list the new number
+        done = WhatsAppOnboarding.get_for_org(connected_id, current_org)
+        shown = done if done and done.status == "connected" else shown
     signup_js = None
     if signup_configured():
         signup_js = {
@@ -67,7 +72,8 @@ def whatsapp():
             "startUrl": url_for("settings.whatsapp_onboard"),
             "retryUrl": url_for("settings.whatsapp_retry", onboarding_id=0),
             "eventUrl": url_for("settings.whatsapp_signup_event"),
-            "latest": signup.describe(latest) if latest and latest.status == "failed" else None,
+            "pageUrl": url_for("settings.whatsapp"),
+            "latest": signup.describe(shown) if shown else None,
         }
     response = current_app.make_response(render_template(
         "settings/whatsapp.html", accounts=list_accounts(current_org),

@@ -424,6 +424,7 @@ def describe(onboarding: WhatsAppOnboarding) -> dict[str, Any]:
     return {
         "id": onboarding.id, "status": onboarding.status, "coexistence": onboarding.coexistence,
         "waba_id": onboarding.waba_id, "phone_number_id": onboarding.phone_number_id,
+        "display_phone_number": (steps.get("read_number") or {}).get("display_phone_number"),
         "steps": [{"name": name, "label": str(STEP_LABELS[name]),
                    "state": steps.get(name, {}).get("state", "pending")}
                   for name in steps_of(onboarding)],

@@ -66,6 +66,7 @@
     errorBox.hidden = state.status !== "failed";
     if (state.status === "connected") {
       title.textContent = texts.connected;
+      connected.querySelector("[data-wa-number]").textContent = state.display_phone_number || "";
     } else if (state.status === "failed" && state.error) {
       title.textContent = fill(texts.failed, { step: state.error.step_label });
       errorText.textContent = state.error.message;
@@ -126,7 +127,16 @@
     post(cfg.startUrl, {
       code: session.code, event: info.event, waba_id: info.data.waba_id,
       phone_number_id: info.data.phone_number_id, business_id: info.data.business_id
-    }).then(render, function (err) { showMessage(err.message || texts.network); });
+    }).then(finish, function (err) { showMessage(err.message || texts.network); });
+  }
+
+  function finish(state) {
+    if (state.status === "connected") {
+      // Reload so the numbers table lists it; the page shows this outcome again.
+      window.location.replace(cfg.pageUrl + "?connected=" + state.id);
+      return;
+    }
+    render(state);
   }
 
   function launch(mode) {
@@ -192,7 +202,7 @@
     }
     showWorking();
     post(cfg.retryUrl.replace(/\/0\/retry$/, "/" + current.id + "/retry"), {})
-      .then(render, function (err) { showMessage(err.message || texts.network); });
+      .then(finish, function (err) { showMessage(err.message || texts.network); });
   });
 
   Array.prototype.forEach.call(buttons, function (button) {

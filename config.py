@@ -42,6 +42,8 @@ class Config:
     META_APP_SECRET = _env("META_APP_SECRET")
     META_VERIFY_TOKEN = _env("META_VERIFY_TOKEN")
     META_CONFIG_ID = _env("META_CONFIG_ID")
+    # Facebook's JS SDK for Embedded Signup (tests serve a fake of it on loopback).
+    META_SDK_URL = _env("META_SDK_URL", "https://connect.facebook.net/en_US/sdk.js")
     META_GRAPH_URL = _env("META_GRAPH_URL", "https://graph.facebook.com")
     META_GRAPH_VERSION = _env("META_GRAPH_VERSION", "v25.0")
     # Facebook Login dialog host (tests point it at the fake Graph API).

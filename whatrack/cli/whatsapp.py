@@ -1,4 +1,4 @@
-"""``flask --app wsgi whatsapp attach | simulate | unroutable | reprocess``."""
+"""``flask --app wsgi whatsapp attach | connect | simulate | unroutable | reprocess``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from whatrack.extensions import db
 from whatrack.integrations.meta.signatures import sign
 from whatrack.models import WebhookEvent, WhatsAppAccount
 from whatrack.services.webhooks import commands as webhooks
+from whatrack.services.whatsapp import signup
 from whatrack.services.whatsapp.accounts import attach_account, list_accounts
 from whatrack.tenancy import bind_org
 
@@ -45,6 +46,41 @@ def attach_command(slug: str, waba_id: str, phone_number_id: str, display_phone_
         db.session.commit()
         click.echo(f"attached {account.phone_number_id} (+{account.display_phone_number}) "
                    f"to {org.slug}")
+
+
+@whatsapp_cli.command("connect")
+@click.option("--org", "slug", required=True)
+@click.option("--code", required=True, help="The code Facebook gave the signup window.")
+@click.option("--waba-id", required=True)
+@click.option("--phone-number-id", required=True)
+@click.option("--business-id", default=None)
+@click.option("--coexistence", is_flag=True, help="Number kept on the WhatsApp Business app.")
+def connect_command(slug: str, code: str, waba_id: str, phone_number_id: str,
+                    business_id: str | None, coexistence: bool) -> None:
+    """Finish an Embedded Signup whose browser step broke (resumes a failed attempt)."""
+    org = org_by_slug(slug)
+    with bind_org(org):
+        try:
+            onboarding = signup.connect(org, code=code, waba_id=waba_id,
+                                        phone_number_id=phone_number_id,
+                                        business_id=business_id, coexistence=coexistence,
+                                        via="cli", checkpoint=db.session.commit)
+        except WhaTrackError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        state = signup.describe(onboarding)
+        for step in state["steps"]:
+            click.echo(f"{step['state']:8} {step['name']}")
+        if onboarding.status != "connected":
+            error = state["error"] or {}
+            detail = " ".join(str(part) for part in (
+                error.get("meta_message"), error.get("code") and f"(code {error['code']})",
+                error.get("fbtrace_id") and f"fbtrace_id {error['fbtrace_id']}") if part)
+            raise click.ClickException(f"failed at step {error.get('step')}: "
+                                       f"{error.get('message')}" + (f" [{detail}]" if detail
+                                                                    else ""))
+        click.echo(f"connected {onboarding.phone_number_id}")
 
 
 def simulated_body(account: WhatsAppAccount, sender: str, text: str, name: str,

@@ -20,6 +20,7 @@ from whatrack.models.whatsapp import (
     MessageStatusEvent,
     WhatsAppAccount,
 )
+from whatrack.models.whatsapp_onboarding import WhatsAppOnboarding
 
 __all__ = [
     "ApiKey",
@@ -49,5 +50,6 @@ __all__ = [
     "WebhookEvent",
     "WebhookEventRoute",
     "WhatsAppAccount",
+    "WhatsAppOnboarding",
     "utcnow",
 ]

@@ -44,6 +44,20 @@ class WhatsAppAccount(TenantMixin, TimestampMixin, db.Model):
     token_encrypted: Mapped[str | None] = mapped_column(Text)
     coexistence: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="connected")
+    # Number health as Meta last reported it (refreshed daily, services/whatsapp/health.py).
+    quality_rating: Mapped[str | None] = mapped_column(String(16))
+    name_status: Mapped[str | None] = mapped_column(String(32))
+    messaging_limit: Mapped[str | None] = mapped_column(String(32))
+    throughput: Mapped[str | None] = mapped_column(String(32))
+    meta_status: Mapped[str | None] = mapped_column(String(32))
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    health_error: Mapped[str | None] = mapped_column(String(255))
+    # Set when Meta refuses the token (code 190 and the like): the number needs reconnecting.
+    token_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.token_invalid_at is not None
 
     @property
     def token(self) -> str | None:

@@ -62,6 +62,23 @@ def check_meta_tokens() -> None:
 
 
 @dramatiq.actor(queue_name="default", max_retries=0)
+def refresh_whatsapp_health() -> None:
+    """Read each connected number's quality, limit and name status from Meta once a day;
+    a refused token marks the number "reconnection needed"."""
+    from whatrack.integrations.meta.errors import MetaError
+    from whatrack.services.whatsapp import health
+
+    account_ids = health.accounts_due_for_health_check()
+    db.session.rollback()
+    for account_id in account_ids:
+        try:
+            health.check_account(account_id)
+        except MetaError as exc:  # Meta or the network is down: the error is kept, asked again
+            log.warning("health check of whatsapp account %s failed: %s", account_id, exc)
+        db.session.commit()
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
     """Keep the login throttle table small (attempts older than a week)."""
     removed = purge()

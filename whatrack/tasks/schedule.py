@@ -26,6 +26,7 @@ def schedule() -> list[tuple[dramatiq.Actor, float]]:
         (maintenance.sweep_conversion_events, 30.0),
         (maintenance.purge_login_attempts, 3600.0),
         (maintenance.check_meta_tokens, 3600.0),  # each token about once a day
+        (maintenance.refresh_whatsapp_health, 3600.0),  # each number about once a day
     ]
 
 

@@ -11,6 +11,7 @@ from whatrack.blueprints.dashboard import bp
 from whatrack.errors import ValidationError
 from whatrack.services.billing.state import billing_summary
 from whatrack.services.reports import stats as stats_service
+from whatrack.services.whatsapp.accounts import has_connected_number
 from whatrack.tenancy import current_org, org_required
 
 # Areas not built yet: an honest "coming soon" page, never a fake screen.
@@ -44,7 +45,8 @@ def home():
         period, error = stats_service.parse_period(current_org, None, None), exc.message
     stats = stats_service.compute_stats(current_org, period)
     return render_template("dashboard/home.html", billing=billing_summary(current_org),
-                           stats=stats, bars=bar_widths(stats), period_error=error)
+                           stats=stats, bars=bar_widths(stats), period_error=error,
+                           has_number=has_connected_number(current_org))
 
 
 def _coming_soon_view(title, description):

@@ -19,7 +19,6 @@ from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
 from whatrack.services.accounts import apikeys, orgs
 from whatrack.services.webhooks import commands as webhooks
-from whatrack.services.whatsapp.accounts import list_accounts
 from whatrack.tenancy import ROLE_RANK, current_org, current_role, org_required, role_required
 
 
@@ -153,13 +152,6 @@ def revoke_api_key(key_id: int):
     db.session.commit()
     flash(_("API key revoked."), "info")
     return redirect(url_for("settings.api_keys"))
-
-
-@bp.get("/whatsapp")
-@org_required
-def whatsapp():
-    return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
-                           features=feature_status())
 
 
 @bp.get("/webhooks")

@@ -50,7 +50,8 @@ class GraphClient:
         return f"{self.base_url}/{self.version}/{path.lstrip('/')}"
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
+        # No token: calls authenticated by their parameters (the signup code exchange).
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _request(self, method: str, url: str, headers_extra: dict[str, str] | None = None,
                  **kwargs: Any) -> requests.Response:
@@ -88,6 +89,43 @@ class GraphClient:
     def token(self) -> str:
         return self._token
 
+    # --- Embedded Signup onboarding and number health (meta-platform.md 1.4, 1.5) --------
+
+    def subscribe_app(self, waba_id: str) -> bool:
+        return bool(self.post_json(f"{waba_id}/subscribed_apps", {}).get("success"))
+
+    def unsubscribe_app(self, waba_id: str) -> bool:
+        response = self._request("DELETE", self._url(f"{waba_id}/subscribed_apps"))
+        return bool(response.json().get("success"))
+
+    def register_number(self, phone_number_id: str, pin: str) -> bool:
+        return bool(self.post_json(f"{phone_number_id}/register",
+                                   {"messaging_product": "whatsapp", "pin": pin}).get("success"))
+
+    def get_phone_number(self, phone_number_id: str) -> PhoneNumberInfo:
+        data = self.get_json(phone_number_id, params={"fields": PHONE_NUMBER_FIELDS})
+        return phone_number_info({"id": phone_number_id, **data})
+
+    def get_messaging_limit(self, phone_number_id: str) -> str | None:
+        data = self.get_json(phone_number_id, params={"fields": MESSAGING_LIMIT_FIELD})
+        value = data.get(MESSAGING_LIMIT_FIELD)
+        if isinstance(value, dict):  # shape not confirmed: accept {"current_limit": ...}
+            value = value.get("current_limit") or value.get("tier")
+        return _text(value, 32)
+
+    def list_waba_phone_numbers(self, waba_id: str) -> list[PhoneNumberInfo]:
+        data = self.get_json(f"{waba_id}/phone_numbers", params={
+            "fields": "id,display_phone_number,verified_name,quality_rating,is_on_biz_app,"
+                      "platform_type"})
+        rows = data.get("data") if isinstance(data.get("data"), list) else []
+        return [phone_number_info(row) for row in rows if isinstance(row, dict) and row.get("id")]
+
+    def request_smb_sync(self, phone_number_id: str, sync_type: str) -> str | None:
+        """Ask Meta to start a coexistence sync (``smb_app_state_sync`` or ``history``)."""
+        data = self.post_json(f"{phone_number_id}/smb_app_data",
+                              {"messaging_product": "whatsapp", "sync_type": sync_type})
+        return _text(data.get("request_id"), 128)
+
     def get_media(self, media_id: str) -> MediaInfo:
         """Resolve a media id to its short-lived download URL."""
         data = self.get_json(media_id)
@@ -110,3 +148,60 @@ class GraphClient:
             chunks.append(chunk)
         mime = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
         return Download(content=b"".join(chunks), mime_type=mime)
+
+
+# --- Embedded Signup onboarding and number health (meta-platform.md 1.4, 1.5) ------------
+
+# Fields Meta documents on the phone number node; the messaging limit is asked separately
+# because its field name changed (``messaging_limit_tier`` is deprecated) and an unknown
+# field fails the whole read.
+PHONE_NUMBER_FIELDS = ("display_phone_number,verified_name,quality_rating,name_status,status,"
+                       "code_verification_status,platform_type,throughput,is_on_biz_app")
+MESSAGING_LIMIT_FIELD = "whatsapp_business_manager_messaging_limit"
+
+
+@dataclass(frozen=True)
+class PhoneNumberInfo:
+    id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    quality_rating: str | None
+    name_status: str | None
+    status: str | None
+    platform_type: str | None
+    throughput: str | None
+    is_on_biz_app: bool | None
+
+
+def _text(value: Any, limit: int = 200) -> str | None:
+    return str(value)[:limit] if value not in (None, "") else None
+
+
+def phone_number_info(data: dict[str, Any]) -> PhoneNumberInfo:
+    """Plain fields from a phone number object, tolerant of the undocumented shapes."""
+    throughput = data.get("throughput")
+    level = throughput.get("level") if isinstance(throughput, dict) else throughput
+    on_app = data.get("is_on_biz_app")
+    return PhoneNumberInfo(
+        id=str(data.get("id") or ""),
+        display_phone_number=_text(data.get("display_phone_number"), 32),
+        verified_name=_text(data.get("verified_name")),
+        quality_rating=_text(data.get("quality_rating"), 16),
+        name_status=_text(data.get("name_status"), 32),
+        status=_text(data.get("status"), 32),
+        platform_type=_text(data.get("platform_type"), 32),
+        throughput=_text(level, 32),
+        is_on_biz_app=on_app if isinstance(on_app, bool) else None,
+    )
+
+
+def exchange_signup_code(base_url: str, version: str, app_id: str, app_secret: str, code: str,
+                         timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """Embedded Signup code -> business token; no redirect_uri for codes from the JS SDK."""
+    client = GraphClient("", base_url, version, timeout)
+    data = client._request("GET", client._url("oauth/access_token"), params={
+        "client_id": app_id, "client_secret": app_secret, "code": code}).json()
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) \
+            or not data["access_token"]:
+        raise MetaTemporaryError("the code exchange answered without an access_token")
+    return data

@@ -17,6 +17,7 @@ from whatrack.models.whatsapp import (
     MediaFile,
     Message,
     MessageStatusEvent,
+    MessageTemplate,
     WhatsAppAccount,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "Membership",
     "Message",
     "MessageStatusEvent",
+    "MessageTemplate",
     "MetaConnection",
     "MetaConversionAttempt",
     "MetaConversionEvent",

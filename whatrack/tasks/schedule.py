@@ -19,13 +19,15 @@ log = logging.getLogger(__name__)
 
 def schedule() -> list[tuple[dramatiq.Actor, float]]:
     """(actor, seconds between runs)."""
-    from whatrack.tasks import maintenance
+    from whatrack.tasks import maintenance, messaging
 
     return [
         (maintenance.sweep_webhook_events, 60.0),
         (maintenance.sweep_conversion_events, 30.0),
         (maintenance.purge_login_attempts, 3600.0),
         (maintenance.check_meta_tokens, 3600.0),  # each token about once a day
+        (messaging.sweep_outbound_messages, 60.0),
+        (messaging.sync_all_templates, 3600.0),
     ]
 
 

@@ -10,10 +10,12 @@ from flask_login import current_user
 
 from whatrack.blueprints.tickets import bp
 from whatrack.blueprints.tickets.common import done, refused, render_card
+from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services import board, orgs, sales, tickets
+from whatrack.services.messaging import read_receipts
 from whatrack.services.stages import active_stages
 from whatrack.services.tickets import LOST_REASONS
 from whatrack.tenancy import current_org, org_required
@@ -67,10 +69,12 @@ def panel(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
+        read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
     from whatrack.services import conversions
 
     context = {
+        **composer_context(ticket),
         "ticket": ticket,
         "sales": sales.ticket_sales(current_org, ticket),
         "notes": tickets.ticket_notes(current_org, ticket),

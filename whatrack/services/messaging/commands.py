@@ -147,9 +147,9 @@ def send_media(org: Organization, ticket: Ticket, content: bytes, mime_type: str
         raise ValidationError(_("The file is empty."), field="file")
     limit = min(cloud.MEDIA_LIMITS[kind], current_app.config["MEDIA_MAX_BYTES"])
     if len(content) > limit:
+        size_mb, limit_mb = f"{len(content) / 1048576:.1f}", f"{limit / 1048576:.0f}"
         raise ValidationError(_("The file has %(size)s MB; the limit for this type is "
-                                "%(limit)s MB.", size=f"{len(content) / 1048576:.1f}",
-                                limit=f"{limit / 1048576:.0f}"), field="file")
+                                "%(limit)s MB.", size=size_mb, limit=limit_mb), field="file")
     caption_text = None
     if isinstance(caption, str) and caption.strip():
         caption_text = clean_text(caption, "caption", cloud.CAPTION_MAX_CHARS)

@@ -29,6 +29,8 @@ def set_read_receipts(org: Organization, enabled: bool) -> None:
 
 def send_read_receipt(org: Organization, ticket_id: int) -> str | None:
     """Mark the customer's latest message read (Meta marks the earlier ones with it)."""
+    if not org.mark_read_on_open:
+        return None  # turned off since the agent opened the conversation
     ticket = Ticket.get_for_org(ticket_id, org)
     if ticket is None or not ticket.whatsapp_account_id:
         return None

@@ -290,11 +290,11 @@ def test_a_number_meta_disconnected_refuses_sends_with_the_reason(
         app, whatsapp_org, post_webhook, worker, fake_graph, agent, db):
     from whatrack.tenancy import bind_org
 
-    ticket = customer_writes(post_webhook, worker)
+    ticket_id = customer_writes(post_webhook, worker).id
     with bind_org(whatsapp_org["org_id"]):
         db.session.get(WhatsAppAccount, whatsapp_org["account_id"]).status = "disconnected"
         db.session.commit()
-    response = reply(agent, ticket.id, text="Olá")
+    response = reply(agent, ticket_id, text="Olá")
     assert response.status_code == 409
     assert response.json["error"]["code"] == "number_unavailable"
     assert "desconect" in response.json["error"]["message"].lower()

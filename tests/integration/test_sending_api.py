@@ -170,13 +170,17 @@ def test_no_actor_or_sweeper_creates_or_sends_a_message_without_a_person(
     ticket = customer_writes(post_webhook, worker, hours_ago=1)
     [inbound] = all_rows(Message)
     calls = _actor_calls(whatsapp_org["org_id"], ticket.id, inbound.id)
-    assert set(broker.actors) <= set(calls), (
-        "new actor(s) not checked by this test: " + repr(sorted(set(broker.actors) - set(calls))))
+    # Actors other test modules declare for themselves are not the application's.
+    ours = {name for name, actor in broker.actors.items()
+            if actor.fn.__module__.startswith("whatrack.")}
+    assert ours <= set(calls), (
+        "new actor(s) not checked by this test: " + repr(sorted(ours - set(calls))))
     assert {actor.actor_name for actor, _interval in schedule()} <= set(calls)
     fake_graph.requests.clear()
 
     for name, args in calls.items():
-        broker.get_actor(name).send(*args)
+        if name in ours:
+            broker.get_actor(name).send(*args)
     worker.drain()
 
     assert outbound() == []

@@ -55,6 +55,10 @@ ROUTE_SEEDS: dict[str, str] = {
     "api.list_ticket_messages": "ticket",
     "api.create_sale": "ticket",
     "media.show": "media_message",
+    "api.send_ticket_message": "ticket",
+    "tickets.send_reply": "ticket",
+    "tickets.thread": "ticket",
+    "tickets.resend_message": "media_message",
 }
 
 # Routes with arguments that name no tenant object, and why.

@@ -56,7 +56,9 @@ def network_error(exc: requests.RequestException) -> MetaTemporaryError:
     if isinstance(exc, (requests.Timeout, requests.ConnectionError,
                         requests.exceptions.ChunkedEncodingError,
                         requests.exceptions.ContentDecodingError)):
-        return MetaOutcomeUnknown(f"Graph API answer lost: {name}")
+        # Same prefix as a failed connection (callers log and match on it), plus the caveat.
+        return MetaOutcomeUnknown(f"Graph API unreachable: {name} (the request may have "
+                                  "been processed)")
     return MetaTemporaryError(f"Graph API unreachable: {name}")
 
 

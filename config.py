@@ -74,6 +74,11 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a form left open all day in the inbox must still submit
 
     MEDIA_MAX_BYTES = 16 * 1024 * 1024
+    # Sends to the Cloud API: (connect, read) seconds. After a read timeout Meta may have
+    # accepted the message, so the send waits for a status webhook instead of repeating.
+    WHATSAPP_GRAPH_TIMEOUT = (3.05, float(_env("WHATSAPP_SEND_READ_TIMEOUT", "20")))
+    # How long a send whose answer was lost waits for a status before "not confirmed".
+    WHATSAPP_CONFIRM_SECONDS = int(_env("WHATSAPP_CONFIRM_SECONDS", "300"))
     # Meta allows webhook bodies up to 3 MB (history chunks); leave headroom.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     TRIAL_DAYS = 14

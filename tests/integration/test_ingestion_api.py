@@ -162,7 +162,7 @@ def test_messages_resume_after_a_message_id(whatsapp_org, post_webhook, worker, 
         "id": messages[0].id, "wamid": "wamid.M0", "direction": "inbound",
         "origin": "customer", "type": "text", "text": "parte 0", "media": None,
         "status": "delivered", "error": None, "timestamp": "2026-06-12T11:00:00+00:00",
-        "is_history": False, "reply_to": None}
+        "is_history": False, "reply_to": None, "send_state": None}
 
     after = client.get(f"{url}?after={messages[1].id}", headers=bearer(key)).json
     assert [m["text"] for m in after["data"]] == ["parte 2", "parte 3", "parte 4"]

@@ -58,6 +58,10 @@ ROUTE_SEEDS: dict[str, str] = {
     "settings.whatsapp_disconnect": "whatsapp_account",
     "settings.whatsapp_refresh_health": "whatsapp_account",
     "settings.whatsapp_retry": "whatsapp_onboarding",
+    "api.send_ticket_message": "ticket",
+    "tickets.send_reply": "ticket",
+    "tickets.thread": "ticket",
+    "tickets.resend_message": "media_message",
 }
 
 # Routes with arguments that name no tenant object, and why.

@@ -18,6 +18,7 @@ from whatrack.models.whatsapp import (
     MediaFile,
     Message,
     MessageStatusEvent,
+    MessageTemplate,
     WhatsAppAccount,
 )
 from whatrack.models.whatsapp_onboarding import WhatsAppOnboarding
@@ -32,6 +33,7 @@ __all__ = [
     "Membership",
     "Message",
     "MessageStatusEvent",
+    "MessageTemplate",
     "MetaConnection",
     "MetaConversionAttempt",
     "MetaConversionEvent",

@@ -10,11 +10,13 @@ from flask_login import current_user
 
 from whatrack.blueprints.tickets import bp
 from whatrack.blueprints.tickets.common import done, form_field, refused, render_card, seen_version
+from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.messaging import read_receipts
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.commands import LOST_REASONS
@@ -70,8 +72,10 @@ def panel(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
+        read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
     context = {
+        **composer_context(ticket),
         "ticket": ticket,
         "sales": sales.ticket_sales(current_org, ticket),
         "notes": tickets.ticket_notes(current_org, ticket),

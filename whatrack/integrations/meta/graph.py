@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
-from whatrack.integrations.meta.errors import MetaTemporaryError, classify
+from whatrack.integrations.meta.errors import (
+    MetaOutcomeUnknown,
+    MetaPermanentError,
+    MetaTemporaryError,
+    classify,
+)
 
 DEFAULT_TIMEOUT = (3.05, 20)  # (connect, read) seconds
 _session = requests.Session()
@@ -33,6 +39,34 @@ class MediaInfo:
 class Download:
     content: bytes
     mime_type: str
+
+
+def network_error(exc: requests.RequestException) -> MetaTemporaryError:
+    """Tell "never reached Meta" (safe to repeat) from "the answer was lost".
+
+    With urllib3's default retries off, failures to connect (refused, connect timeout, TLS)
+    arrive wrapped in MaxRetryError; read timeouts and dropped connections arrive bare.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, requests.ConnectTimeout):
+        return MetaTemporaryError(f"Graph API unreachable: {name}")
+    if isinstance(exc, requests.ConnectionError) and exc.args \
+            and isinstance(exc.args[0], urllib3.exceptions.MaxRetryError):
+        return MetaTemporaryError(f"Graph API unreachable: {name}")
+    if isinstance(exc, (requests.Timeout, requests.ConnectionError,
+                        requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ContentDecodingError)):
+        # Same prefix as a failed connection (callers log and match on it), plus the caveat.
+        return MetaOutcomeUnknown(f"Graph API unreachable: {name} (the request may have "
+                                  "been processed)")
+    return MetaTemporaryError(f"Graph API unreachable: {name}")
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    wamid: str
+    wa_id: str | None
+    message_status: str | None
 
 
 class GraphClient:
@@ -62,7 +96,7 @@ class GraphClient:
             response = _session.request(method, url, headers=headers,
                                         timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise MetaTemporaryError(f"Graph API unreachable: {type(exc).__name__}") from exc
+            raise network_error(exc) from exc
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -148,6 +182,55 @@ class GraphClient:
             chunks.append(chunk)
         mime = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
         return Download(content=b"".join(chunks), mime_type=mime)
+
+
+    # --- Cloud API: sending (meta-platform.md 4) ------------------------------------------
+
+    def send_message(self, phone_number_id: str, payload: dict[str, Any]) -> SentMessage:
+        """POST one message; Meta's 200 only means accepted (statuses follow by webhook)."""
+        data = self.post_json(f"{phone_number_id}/messages", payload)
+        messages = data.get("messages") if isinstance(data, dict) else None
+        if not (isinstance(messages, list) and messages and isinstance(messages[0], dict)
+                and messages[0].get("id")):
+            # Accepted without an id would be a contract change: treat it like a lost answer,
+            # the status webhook carrying our callback data still names the wamid.
+            raise MetaOutcomeUnknown("Graph API accepted the message without an id")
+        contacts = data.get("contacts") or [{}]
+        wa_id = contacts[0].get("wa_id") if isinstance(contacts[0], dict) else None
+        return SentMessage(wamid=str(messages[0]["id"]), wa_id=wa_id,
+                           message_status=messages[0].get("message_status"))
+
+    def upload_media(self, phone_number_id: str, content: bytes, mime_type: str,
+                     filename: str) -> str:
+        """Upload bytes for a later send; returns Meta's media id."""
+        response = self._request(
+            "POST", self._url(f"{phone_number_id}/media"),
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename, content, mime_type)})
+        media_id = response.json().get("id")
+        if not media_id:
+            raise MetaPermanentError("Graph API media upload returned no id")
+        return str(media_id)
+
+    def message_templates(self, waba_id: str, page_limit: int = 20) -> list[dict[str, Any]]:
+        """Every template of the WABA (all statuses), following Graph paging."""
+        params: dict[str, Any] | None = {
+            "fields": "id,name,status,category,language,components", "limit": 100}
+        url = self._url(f"{waba_id}/message_templates")
+        templates: list[dict[str, Any]] = []
+        for _page in range(page_limit):
+            data = self._request("GET", url, params=params).json()
+            templates.extend(t for t in data.get("data") or [] if isinstance(t, dict))
+            next_url = (data.get("paging") or {}).get("next")
+            if not next_url:
+                break
+            url, params = next_url, None
+        return templates
+
+    def mark_read(self, phone_number_id: str, wamid: str) -> None:
+        """Blue ticks for ``wamid`` and the customer's earlier messages."""
+        self.post_json(f"{phone_number_id}/messages", {
+            "messaging_product": "whatsapp", "status": "read", "message_id": wamid})
 
 
 # --- Embedded Signup onboarding and number health (meta-platform.md 1.4, 1.5) ------------

@@ -149,7 +149,7 @@ def _actor_calls(org_id: int, ticket_id: int, inbound_id: int) -> dict[str, tupl
               "queue_name": "messaging", "message_id": "m", "message_timestamp": 0}
     return {
         "sweep_webhook_events": (), "sweep_conversion_events": (), "check_meta_tokens": (),
-        "purge_login_attempts": (), "sweep_outbound_messages": (),
+        "purge_login_attempts": (), "refresh_whatsapp_health": (), "sweep_outbound_messages": (),
         "sync_all_templates": (), "sync_templates": (org_id,),
         "mark_conversation_read": (org_id, ticket_id),
         "send_conversion_events": (org_id,),

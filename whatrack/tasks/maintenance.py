@@ -12,6 +12,7 @@ from whatrack.services.accounts.auth import purge_login_attempts as purge
 from whatrack.services.conversions import sweep as conversions_sweep
 from whatrack.services.meta import connection as meta_connection
 from whatrack.services.webhooks import commands as webhooks
+from whatrack.services.whatsapp import health
 from whatrack.tasks.conversions import send_conversion_events
 from whatrack.tasks.webhooks import BATCH, process_webhook_events
 
@@ -65,9 +66,6 @@ def check_meta_tokens() -> None:
 def refresh_whatsapp_health() -> None:
     """Read each connected number's quality, limit and name status from Meta once a day;
     a refused token marks the number "reconnection needed"."""
-    from whatrack.integrations.meta.errors import MetaError
-    from whatrack.services.whatsapp import health
-
     account_ids = health.accounts_due_for_health_check()
     db.session.rollback()
     for account_id in account_ids:

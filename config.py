@@ -113,7 +113,14 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "TOKEN_ENCRYPTION_KEYS")
+    # Setting -> the environment variable that provides it. Without them each container would
+    # invent its own secret key and token key (sessions and stored tokens unreadable by its
+    # siblings) and its own SQLite file, so production refuses to start instead (D-log).
+    REQUIRED = {
+        "SECRET_KEY": "SECRET_KEY",
+        "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+        "TOKEN_ENCRYPTION_KEYS": "TOKEN_ENCRYPTION_KEYS",
+    }
 
 
 CONFIGS = {

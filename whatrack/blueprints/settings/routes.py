@@ -137,7 +137,8 @@ def create_api_key():
     form = ApiKeyForm()
     if not form.validate_on_submit():
         abort(400)
-    issued = apikeys.create_api_key(current_org, form.name.data or "API", by=current_user)
+    issued = apikeys.create_api_key(current_org, form.name.data or "API", by=current_user,
+                                    read_only=form.access.data == "read_only")
     db.session.commit()
     return render_template("settings/api_key_created.html", key=issued.key, api_key=issued.api_key)
 

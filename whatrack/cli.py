@@ -123,9 +123,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(scheduler_command)
 
+    from whatrack.cli_keys import keys_cli
     from whatrack.cli_meta import capi_cli, meta_cli
     from whatrack.cli_whatsapp import whatsapp_cli
 
     app.cli.add_command(whatsapp_cli)
     app.cli.add_command(meta_cli)
     app.cli.add_command(capi_cli)
+    app.cli.add_command(keys_cli)

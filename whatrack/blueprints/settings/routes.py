@@ -187,8 +187,9 @@ def reprocess_webhook(event_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     event = webhooks.get_org_event_or_404(current_org, event_id)
-    webhooks.reset_for_reprocess(event)
-    enqueue_after_commit(process_webhook_event, event.id)
+    # Only this organization's entries: a delivery shared with another tenant is theirs too.
+    webhooks.reset_route_for_reprocess(current_org, event)
+    enqueue_after_commit(process_webhook_event, event.id, current_org.id)
     db.session.commit()
     flash(_("Delivery queued for processing again."), "info")
     return redirect(url_for("settings.webhook_events"))

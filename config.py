@@ -51,6 +51,9 @@ class Config:
     # CAPI: read timeout of one batch request, and the first retry delay (doubling, 1 h cap).
     META_CAPI_TIMEOUT = float(_env("META_CAPI_TIMEOUT", "10"))
     META_CAPI_RETRY_BASE = float(_env("META_CAPI_RETRY_BASE", "2"))
+    # Read timeout (seconds) of every other outbound Graph API / Facebook Login call: a Meta
+    # that accepts the connection and never answers must not hold a request thread forever.
+    META_HTTP_TIMEOUT = float(_env("META_HTTP_TIMEOUT", "15"))
 
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
@@ -129,7 +132,14 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "TOKEN_ENCRYPTION_KEYS")
+    # Setting -> the environment variable that provides it. Without them each container would
+    # invent its own secret key and token key (sessions and stored tokens unreadable by its
+    # siblings) and its own SQLite file, so production refuses to start instead (D-log).
+    REQUIRED = {
+        "SECRET_KEY": "SECRET_KEY",
+        "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+        "TOKEN_ENCRYPTION_KEYS": "TOKEN_ENCRYPTION_KEYS",
+    }
 
 
 CONFIGS = {

@@ -44,6 +44,16 @@ class ValidationError(WhaTrackError):
     code = "validation_error"
 
 
+class QueryError(ValidationError):
+    """A query-string argument that cannot be read (cursor, limit, dates, ids): a bad request.
+
+    The ``validation_error`` code stays, so clients keyed on it keep working; the status is
+    400 because the request itself is malformed, not a well-formed entity we refuse (D-log).
+    """
+
+    status = 400
+
+
 class ConflictError(WhaTrackError):
     status = 409
     code = "conflict"

@@ -174,7 +174,7 @@ def test_messages_resume_after_a_message_id(whatsapp_org, post_webhook, worker, 
     assert [m["text"] for m in rest["data"]] == ["parte 2", "parte 3"]
 
     bad = client.get(f"{url}?after=abc", headers=bearer(key))
-    assert bad.status_code == 422
+    assert bad.status_code == 400
     assert bad.json["error"]["code"]
 
 

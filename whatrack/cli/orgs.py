@@ -43,14 +43,16 @@ def create_org_command(name: str, owner_email: str, owner_password: str) -> None
 @apikey_cli.command("create")
 @click.option("--org", "slug", required=True)
 @click.option("--name", default="CLI")
-def create_apikey_command(slug: str, name: str) -> None:
+@click.option("--read-only", is_flag=True, help="The key may only make GET requests.")
+def create_apikey_command(slug: str, name: str, read_only: bool) -> None:
     """Create an API key; prints the key alone on the last line (shown only once)."""
     org = org_by_slug(slug)
     with bind_org(org):
-        issued = apikeys.create_api_key(org, name)
+        issued = apikeys.create_api_key(org, name, read_only=read_only)
         prefix = issued.api_key.prefix  # read before the commit expires the row
         db.session.commit()
-    click.echo(f"API key {prefix}... for {slug} (store it now, it is not kept):")
+    access = "read-only" if read_only else "read-write"
+    click.echo(f"API key {prefix}... ({access}) for {slug} (store it now, it is not kept):")
     click.echo(issued.key)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from whatrack.extensions import db
@@ -94,5 +94,11 @@ class ApiKey(TenantMixin, TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was revoked when nobody clicked "Revoke": "creator_removed".
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # A read-only key may only GET; writes answer 403.
+    read_only: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                            server_default=false())
 
     organization: Mapped[Organization] = relationship()
+    created_by: Mapped[User | None] = relationship()

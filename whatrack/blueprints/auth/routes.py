@@ -17,7 +17,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.i18n import LANG_SESSION_KEY
 from whatrack.models import Organization
-from whatrack.security import safe_next_url
+from whatrack.security import redirect_to_next, safe_next_url
 from whatrack.services.accounts import auth as accounts
 from whatrack.services.accounts import orgs
 from whatrack.tenancy import SESSION_ORG_KEY, memberships_of
@@ -85,7 +85,7 @@ def login():
         memberships = memberships_of(user)
         _start_session(user, memberships[0].organization_id if memberships else None,
                        remember=form.remember.data)
-        return redirect(safe_next_url(form.next.data) or url_for("dashboard.home"))
+        return redirect_to_next(url_for("dashboard.home"), form.next.data or "")
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 

@@ -41,8 +41,10 @@ def facebook_oauth():
         "client_secret": cfg.get("META_APP_SECRET"),
         "authorize_url": f"{cfg['META_DIALOG_URL'].rstrip('/')}/{version}/dialog/oauth",
         "access_token_url": f"{graph}/{version}/oauth/access_token",
+        # Authlib sends the code exchange without any timeout unless given one.
         "client_kwargs": {"scope": ",".join(facebook.LOGIN_SCOPES),
-                          "token_endpoint_auth_method": "client_secret_post"},
+                          "token_endpoint_auth_method": "client_secret_post",
+                          "default_timeout": meta_connection.graph_timeout()},
     }
     # Authlib caches a client per name; tests (and a reconfigured server) change the URLs.
     if getattr(oauth, "_whatrack_facebook", None) != settings:

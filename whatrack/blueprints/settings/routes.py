@@ -138,7 +138,8 @@ def create_api_key():
     form = ApiKeyForm()
     if not form.validate_on_submit():
         abort(400)
-    issued = apikeys.create_api_key(current_org, form.name.data or "API", by=current_user)
+    issued = apikeys.create_api_key(current_org, form.name.data or "API", by=current_user,
+                                    read_only=form.access.data == "read_only")
     db.session.commit()
     return render_template("settings/api_key_created.html", key=issued.key, api_key=issued.api_key)
 
@@ -169,7 +170,7 @@ def webhook_events():
 def reprocess_webhook(event_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
-    webhooks.reprocess_event(webhooks.get_org_event(current_org, event_id))
+    webhooks.reprocess_org_entries(current_org, webhooks.get_org_event(current_org, event_id))
     db.session.commit()
     flash(_("Delivery queued for processing again."), "info")
     return redirect(url_for("settings.webhook_events"))

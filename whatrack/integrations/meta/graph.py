@@ -16,6 +16,12 @@ from whatrack.integrations.meta.errors import (
 )
 
 DEFAULT_TIMEOUT = (3.05, 20)  # (connect, read) seconds
+
+
+def timeout_for(read_seconds: float) -> tuple[float, float]:
+    """(connect, read) timeouts for a configured read timeout; connecting never takes longer."""
+    return (min(3.05, read_seconds), read_seconds)
+
 _session = requests.Session()
 _session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=32))
 _session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Invite, Membership, Organization, User, utcnow
+from whatrack.services.accounts.apikeys import revoke_keys_created_by
 from whatrack.services.tickets.stages import create_default_stages
 from whatrack.tenancy import ROLE_RANK, bind_org, unscoped
 
@@ -220,8 +221,10 @@ def remove_member(org: Organization, membership: Membership) -> None:
     if membership.role == "owner" and _owners(org) <= 1:
         raise ConflictError(_("The organization needs at least one owner."))
     db.session.delete(membership)
+    revoked = revoke_keys_created_by(org, membership.user_id)
     db.session.flush()
-    log.info("user %s removed from organization %s", membership.user_id, org.id)
+    log.info("user %s removed from organization %s (%d API keys of theirs revoked)",
+             membership.user_id, org.id, revoked)
 
 
 def pending_invites(org: Organization) -> list[Invite]:

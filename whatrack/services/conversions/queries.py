@@ -15,10 +15,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from whatrack.errors import ValidationError
+from whatrack.errors import QueryError
 from whatrack.extensions import db
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
 from whatrack.models import MetaConversionEvent, Organization, Sale, Ticket
+from whatrack.models.base import MAX_DB_ID
 from whatrack.models.conversions import EVENT_STATUSES
 
 # Why an event is skipped, failed or still waiting. English msgids; the API always shows
@@ -88,10 +89,14 @@ def _date(raw: str | None, field: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
+        value = None
+    # Far-off years are typos, and 9999-12-31 plus the day the range adds overflows.
+    if value is None or not 1970 <= value.year <= 2999:
         errors[field] = _("Use a date as YYYY-MM-DD.")
         return None
+    return value
 
 
 def parse_filter(args: Mapping[str, str]) -> tuple[AuditFilter, dict[str, str]]:
@@ -106,7 +111,8 @@ def parse_filter(args: Mapping[str, str]) -> tuple[AuditFilter, dict[str, str]]:
         errors["event_name"] = _("Unknown event name.")
         name = None
     ticket_raw = (args.get("ticket") or args.get("ticket_id") or "").strip()
-    ticket_id = int(ticket_raw) if ticket_raw.isdigit() and len(ticket_raw) < 10 else None
+    ticket_id = (int(ticket_raw) if ticket_raw.isascii() and ticket_raw.isdigit()
+                 and len(ticket_raw) < 10 else None)
     if ticket_raw and ticket_id is None:
         errors["ticket"] = _("The ticket is a number.")
     date_from = _date(args.get("from"), "from", errors)
@@ -158,8 +164,9 @@ def list_events(org: Organization, f: AuditFilter, cursor: str | None = None,
     """Newest first, keyset-paginated by id (the cursor is the last id shown)."""
     conds = _conditions(org, f)
     if cursor:
-        if not cursor.isdigit() or len(cursor) > 12:
-            raise ValidationError(_("Invalid cursor."), field="cursor")
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 10 \
+                or int(cursor) > MAX_DB_ID:
+            raise QueryError(_("Invalid cursor."), field="cursor")
         conds.append(MetaConversionEvent.id < int(cursor))
     stmt = (select(MetaConversionEvent).where(*conds)
             .order_by(MetaConversionEvent.id.desc()).limit(limit + 1))

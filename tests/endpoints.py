@@ -57,7 +57,7 @@ def _tests_of(module: Any) -> Iterator[tuple[str, Any, list[Any]]]:
                     yield f"{module.__name__}::{name}::{attr}", method, class_marks
 
 
-def tested_endpoints() -> dict[str, list[str]]:
+def endpoints_under_test() -> dict[str, list[str]]:
     """endpoint -> the tests that name it."""
     registry: dict[str, list[str]] = {}
     for module in _test_modules():

@@ -7,7 +7,7 @@ a test that looks at what the route does. See tests/endpoints.py for the marker.
 
 from __future__ import annotations
 
-from tests.endpoints import tested_endpoints
+from tests.endpoints import endpoints_under_test
 
 # Flask's own file server; no WhaTrack behaviour to test.
 NOT_OURS = {"static"}
@@ -26,7 +26,7 @@ module. Endpoint names are those `url_for` takes (`flask --app wsgi routes` list
 
 def test_every_route_has_a_test_naming_its_endpoint(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - NOT_OURS
-    tested = tested_endpoints()
+    tested = endpoints_under_test()
     uncovered = sorted(endpoints - set(tested))
     assert not uncovered, ("Routes without a test naming their endpoint:\n  "
                            + "\n  ".join(uncovered) + "\n" + HOW_TO_MARK)
@@ -35,6 +35,6 @@ def test_every_route_has_a_test_naming_its_endpoint(app):
 def test_markers_name_only_existing_endpoints(app):
     """A renamed or removed view must not leave markers behind that cover nothing."""
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    stale = {name: tests for name, tests in tested_endpoints().items() if name not in endpoints}
+    stale = {name: tests for name, tests in endpoints_under_test().items() if name not in endpoints}
     assert not stale, "Markers name endpoints the app does not have:\n  " + "\n  ".join(
         f"{name}: {', '.join(tests)}" for name, tests in sorted(stale.items()))

@@ -220,6 +220,10 @@ def meta_create_dataset():
         flash(_("Meta refused to create the dataset: %(error)s",
                 error=exc.info.message or str(exc)), "error")
         return redirect(url_for("settings.meta_datasets"))
+    except WhaTrackError as exc:  # no WhatsApp number: no WABA to own the dataset
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("settings.meta_datasets"))
     db.session.commit()
     flash(_("Dataset chosen: events go to %(id)s.", id=dataset.id), "success")
     return redirect(url_for("settings.meta"))

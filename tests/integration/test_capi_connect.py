@@ -107,7 +107,9 @@ def test_cancelled_login_says_why(meta_app, whatsapp_org, client, login, db):
 
 
 def test_missing_scopes_and_expiry_warning_show_in_the_health_box(meta_app, whatsapp_org,
-                                                                  client, login, db):
+                                                                  client, login, db, app):
+    from flask_babel import gettext
+
     from whatrack.models import utcnow
 
     meta_app.login.granted_scopes = ["ads_read", "public_profile"]
@@ -116,12 +118,15 @@ def test_missing_scopes_and_expiry_warning_show_in_the_health_box(meta_app, what
     page = client.get("/dashboard/settings/meta").get_data(as_text=True)
     assert "whatsapp_business_manage_events" in page and "ads_management" in page
 
+    with app.test_request_context():
+        reconnect = gettext("Reconnect Facebook")
+    assert reconnect not in client.get("/dashboard/tickets").get_data(as_text=True)
     with bind_org(whatsapp_org["org_id"]):
         conn = _connection(db, whatsapp_org["org_id"])
         conn.token_expires_at = utcnow() + timedelta(days=5)
         db.session.commit()
     page = client.get("/dashboard/tickets").get_data(as_text=True)
-    assert 'class="banner banner-warning"' in page and "/dashboard/settings/meta" in page
+    assert reconnect in page and 'href="/dashboard/settings/meta"' in page
 
 
 def test_agents_cannot_manage_the_connection(meta_app, whatsapp_org, make_member, client_as):

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 import requests
 import simple_websocket
 
@@ -57,6 +58,7 @@ def _frames(ws, seconds: float) -> list[dict]:
     return frames
 
 
+@pytest.mark.endpoint("tickets.org_socket")
 def test_socket_joins_only_the_members_org(live_server, make_org):
     from whatrack.realtime.events import envelope
 
@@ -95,6 +97,7 @@ def _closed_by_server(ws, seconds: float = 10) -> tuple[list[dict], Any]:
     return frames, None
 
 
+@pytest.mark.endpoint("tickets.org_socket")
 def test_socket_refuses_anonymous_and_foreign_origins(live_server, make_org):
     _, _, email = make_org()
     cookie = _session_cookie(live_server, email)

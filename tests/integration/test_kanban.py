@@ -29,6 +29,7 @@ def _stage(db, org_id, kind, name=None):
         return db.session.scalars(stmt.order_by(Stage.position)).first()
 
 
+@pytest.mark.endpoint("tickets.board_view")
 def test_board_shows_default_columns_and_the_card(whatsapp_org, ticket_id, client, login):
     login(whatsapp_org["email"])
     page = client.get("/dashboard/tickets")
@@ -39,6 +40,7 @@ def test_board_shows_default_columns_and_the_card(whatsapp_org, ticket_id, clien
     assert f'data-ticket-id="{ticket_id}"' in html
 
 
+@pytest.mark.endpoint("tickets.create_sale")
 def test_closing_a_sale_in_brl_moves_card_to_won_with_value(
         whatsapp_org, ticket_id, client, login, db):
     from whatrack.models import Sale, Ticket
@@ -61,6 +63,7 @@ def test_closing_a_sale_in_brl_moves_card_to_won_with_value(
         assert ticket.closed_at is not None
 
 
+@pytest.mark.endpoint("tickets.create_sale")
 @pytest.mark.parametrize("value", ["0", "-5", "abc", "1,234", "10.000.000,01", "12,345", ""])
 def test_bad_sale_values_are_refused_and_nothing_saved(
         whatsapp_org, ticket_id, client, login, db, value):
@@ -76,6 +79,7 @@ def test_bad_sale_values_are_refused_and_nothing_saved(
         assert db.session.scalars(select(Sale)).all() == []
 
 
+@pytest.mark.endpoint("tickets.create_sale")
 def test_stale_version_gets_conflict_and_one_sale(whatsapp_org, ticket_id, client, login, db):
     from whatrack.models import Sale
 
@@ -103,6 +107,7 @@ def _ticket_state(db, ticket_id):
         return (ticket.stage_id, ticket.closed_at, ticket.lost_reason, ticket.version, events)
 
 
+@pytest.mark.endpoint("tickets.move")
 def test_lost_column_requires_a_reason(whatsapp_org, ticket_id, client, login, db):
     login(whatsapp_org["email"])
     lost_id = _stage(db, whatsapp_org["org_id"], "lost").id
@@ -124,6 +129,7 @@ def test_lost_column_requires_a_reason(whatsapp_org, ticket_id, client, login, d
     assert resp.get_json()["ticket"]["stage_id"] == lost_id
 
 
+@pytest.mark.endpoint("tickets.panel")
 def test_panel_renders_lead_source_and_sales(whatsapp_org, ticket_id, client, login):
     login(whatsapp_org["email"])
     resp = client.get(f"/dashboard/tickets/{ticket_id}?partial=1")
@@ -163,6 +169,7 @@ def _make_tickets(db, org_id, account_id, n, start=0):
         db.session.commit()
 
 
+@pytest.mark.endpoint("tickets.board_view")
 def test_board_queries_are_constant_for_1000_tickets(whatsapp_org, client, login, db):
     login(whatsapp_org["email"])
     client.get("/dashboard/tickets")  # warm-up: session, babel, template cache
@@ -180,6 +187,7 @@ def test_board_queries_are_constant_for_1000_tickets(whatsapp_org, client, login
     assert "Cliente 0" in many_html and "Cliente 999" in many_html
 
 
+@pytest.mark.endpoint("tickets.cancel_sale")
 def test_admin_cancels_a_sale_from_the_panel_and_agents_cannot(
         whatsapp_org, ticket_id, client, login, client_as, db, app):
     from whatrack.models import Membership, Sale

@@ -1,6 +1,10 @@
 """The UI is pt-BR by default; a chosen language survives logging in and out."""
 
 
+import pytest
+
+
+@pytest.mark.endpoint("public.landing", "public.set_language")
 def test_default_is_portuguese_and_english_is_selectable(client):
     assert 'lang="pt-BR"' in client.get("/").get_data(as_text=True)
     client.get("/lang/en?next=/")

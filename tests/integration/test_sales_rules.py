@@ -197,6 +197,7 @@ def test_stage_with_tickets_cannot_be_deleted_only_archived(ctx, db):
     assert "Pós-venda" not in [s.name for s in stage_service.active_stages(ctx["org"])]
 
 
+@pytest.mark.endpoint("api.create_sale", "api.update_ticket")
 def test_api_sale_and_patch(ctx, client, db):
     from whatrack.models import MetaConversionEvent, Sale, Stage
     from whatrack.services.apikeys import create_api_key

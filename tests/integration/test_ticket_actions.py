@@ -295,3 +295,28 @@ def test_a_decided_proposal_cannot_be_approved_again(org, proposal, client_as, d
     assert again.status_code == 409
     assert _sale(db, proposal).value == Decimal("500.00")
     assert len(_rows(db, MetaConversionEvent)) == 1
+
+
+@pytest.mark.endpoint("tickets.reject_sale")
+def test_rejecting_a_proposal_keeps_the_ticket_open_and_sends_nothing(
+        org, proposal, stranger, client_as, make_member, db):
+    from whatrack.models import MetaConversionEvent, SaleEvent
+
+    path = f"/dashboard/sales/{proposal}/reject"
+    agent = client_as(make_member(org["id"], "agent").email)
+    assert agent.post(path, headers=JSON).status_code == 403
+    assert stranger["client"].post(path, headers=JSON).status_code == 404
+    assert _sale(db, proposal).status == "proposed"
+
+    resp = client_as(org["email"]).post(path, data={"reason": "era só orçamento"},
+                                        headers=JSON)
+
+    assert resp.status_code == 200
+    sale = _sale(db, proposal)
+    assert (sale.status, sale.decided_by_id) == ("rejected", org["user_id"])
+    assert [(e.action, e.note) for e in _rows(db, SaleEvent)] == [
+        ("proposed", None), ("rejected", "era só orçamento")]
+    assert _rows(db, MetaConversionEvent) == []
+    assert _ticket(db, org["ticket_id"]).closed_at is None
+    again = client_as(org["email"]).post(f"/dashboard/sales/{proposal}/approve", headers=JSON)
+    assert again.status_code == 409 and _sale(db, proposal).status == "rejected"

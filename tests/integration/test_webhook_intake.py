@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.fixtures_whatsapp import load_fixture
@@ -12,6 +13,7 @@ def _count(db, model):
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+@pytest.mark.endpoint("webhooks.verify")
 def test_handshake_echoes_challenge_with_our_token(client):
     resp = client.get("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=test-verify-token"
                       "&hub.challenge=1158201444")
@@ -19,6 +21,7 @@ def test_handshake_echoes_challenge_with_our_token(client):
     assert resp.get_data(as_text=True) == "1158201444"
 
 
+@pytest.mark.endpoint("webhooks.verify")
 def test_handshake_with_wrong_token_is_forbidden(client):
     resp = client.get("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope"
                       "&hub.challenge=1")

@@ -68,6 +68,7 @@ def count_queries(engine):
         event.remove(engine, "before_cursor_execute", record)
 
 
+@pytest.mark.endpoint("api.list_tickets")
 def test_a_ticket_carries_the_contracted_fields(whatsapp_org, post_webhook, worker,
                                                 make_api_key, client):
     assert post_webhook(load_fixture("inbound_ctwa_referral")).status_code == 200
@@ -143,6 +144,7 @@ def test_listing_tickets_takes_the_same_queries_for_10_or_100(app, whatsapp_org,
     assert len(few) == len(many) <= 5, many
 
 
+@pytest.mark.endpoint("api.list_ticket_messages")
 def test_messages_resume_after_a_message_id(whatsapp_org, post_webhook, worker, make_api_key,
                                             client):
     for n in range(5):

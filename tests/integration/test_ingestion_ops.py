@@ -62,6 +62,7 @@ def stranger_body() -> dict:
 # --- the operators' view ------------------------------------------------------------------
 
 
+@pytest.mark.endpoint("settings.webhook_events")
 def test_the_view_lists_the_organizations_deliveries_by_state(
         whatsapp_org, second_org, post_webhook, worker, client_as, make_member):
     post_webhook(load_fixture("inbound_text"))           # ours
@@ -92,6 +93,7 @@ def test_the_view_lists_the_organizations_deliveries_by_state(
     assert client_as(agent.email).get(VIEW).status_code == 403
 
 
+@pytest.mark.endpoint("settings.reprocess_webhook")
 def test_reprocess_runs_an_unroutable_delivery_once_the_number_is_attached(
         app, make_org, post_webhook, worker, client_as):
     from whatrack.extensions import db

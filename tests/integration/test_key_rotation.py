@@ -27,9 +27,8 @@ def keys(app) -> Iterator[callable]:
 
 def _seed(app, db, make_org, count: int) -> None:
     """``count`` organizations, each with a number token and a Meta token."""
-    from whatrack.services.whatsapp.accounts import attach_account
-
     from whatrack.models import MetaConnection, Organization
+    from whatrack.services.whatsapp.accounts import attach_account
 
     for n in range(count):
         org_id = make_org()[0]

@@ -5,6 +5,10 @@ PT_BR = "Comece seu teste grátis de 14 dias"
 EN = "Start your 14-day free trial"
 
 
+import pytest
+
+
+@pytest.mark.endpoint("public.landing", "public.set_language")
 def test_default_is_portuguese_and_english_is_selectable(client):
     page = client.get("/").get_data(as_text=True)
     assert 'lang="pt-BR"' in page

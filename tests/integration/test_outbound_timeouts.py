@@ -103,9 +103,8 @@ def test_media_download_times_out(app, db, hung_meta, whatsapp_org):
 
 def test_capi_batch_times_out_and_is_retried_later(app, db, hung_meta, whatsapp_org,
                                                    connect_meta, make_ticket, close_sale):
-    from whatrack.services.conversions.dispatch import dispatch_due
-
     from whatrack.models import MetaConversionEvent, Organization
+    from whatrack.services.conversions.dispatch import dispatch_due
 
     org_id = whatsapp_org["org_id"]
     connect_meta(org_id)

@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from whatrack.tenancy import bind_org
@@ -77,6 +78,7 @@ def test_period_is_in_the_org_timezone(app, make_org, db):
     assert (first.leads, second.leads) == (1, 0)
 
 
+@pytest.mark.endpoint("api.stats")
 def test_api_stats_and_bad_dates(app, whatsapp_org, client, db):
     from whatrack.models import Organization
     from whatrack.services.accounts.apikeys import create_api_key

@@ -1,11 +1,10 @@
 """The UI is pt-BR by default (translated text, not only the lang attribute); a chosen language
 survives logging in and out."""
 
+import pytest
+
 PT_BR = "Comece seu teste grátis de 14 dias"
 EN = "Start your 14-day free trial"
-
-
-import pytest
 
 
 @pytest.mark.endpoint("public.landing", "public.set_language")

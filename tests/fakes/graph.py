@@ -177,6 +177,8 @@ class FakeGraph:
         if request.method == "POST" and path.endswith("/events"):
             return self.capi.receive(self, request, path.removesuffix("/events"))
         answered = self.signup.graph_route(self, request, path)
+        if answered is not None:
+            return answered
         answered = self.cloud.route(self, request, path)
         if answered is not None:
             return answered

@@ -90,6 +90,7 @@ GET_ENDPOINTS = {
     "/api/v1/conversion-events": ("cursor", "limit", "status", "event_name", "from", "to",
                                   "ticket", "ticket_id"),
     "/api/v1/stats": ("from", "to"),
+    "/api/v1/templates": (),
 }
 
 

@@ -44,6 +44,7 @@ def reply(agent, ticket_id: int, **form):
     return agent.post(f"/dashboard/tickets/{ticket_id}/messages", data=form, headers=JSON)
 
 
+@pytest.mark.endpoint("tickets.thread", "tickets.send_reply")
 def test_a_reply_inside_the_window_is_sent_once_and_moved_by_statuses(
         whatsapp_org, post_webhook, worker, fake_graph, agent):
     ticket = customer_writes(post_webhook, worker)
@@ -133,6 +134,7 @@ def test_a_read_timeout_after_meta_accepted_waits_for_the_status_instead_of_rese
     assert len(message_posts(fake_graph)) == 1
 
 
+@pytest.mark.endpoint("tickets.resend_message")
 def test_a_send_never_confirmed_becomes_unconfirmed_and_a_person_can_resend_it(
         app, whatsapp_org, post_webhook, worker, fake_graph, agent, monkeypatch):
     ticket = customer_writes(post_webhook, worker)
@@ -198,6 +200,7 @@ def test_an_asynchronous_failure_shows_metas_reason(
         f"/dashboard/tickets/{ticket.id}/thread").get_data(as_text=True)
 
 
+@pytest.mark.endpoint("tickets.sync_templates")
 def test_templates_sync_and_send_outside_the_window(
         whatsapp_org, post_webhook, worker, fake_graph, agent):
     ticket = customer_writes(post_webhook, worker, hours_ago=30)
@@ -311,6 +314,7 @@ def test_a_username_only_customer_is_sent_to_by_bsuid(whatsapp_org, post_webhook
     assert "to" not in post.json()
 
 
+@pytest.mark.endpoint("settings.read_receipts_setting")
 def test_opening_a_conversation_marks_it_read_only_when_the_org_opted_in(
         whatsapp_org, post_webhook, worker, fake_graph, agent):
     ticket = customer_writes(post_webhook, worker)

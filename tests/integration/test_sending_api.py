@@ -38,6 +38,7 @@ def send(client, key, ticket_id, body):
                        headers=bearer(key))
 
 
+@pytest.mark.endpoint("api.send_ticket_message")
 def test_text_inside_the_window_answers_201_pending_and_is_sent(
         client, api_key, whatsapp_org, post_webhook, worker, fake_graph):
     ticket = customer_writes(post_webhook, worker)
@@ -82,6 +83,7 @@ def test_a_template_is_sent_in_any_window_state(client, api_key, post_webhook, w
     assert outbound()[0].text == "Welcome Mariana"
 
 
+@pytest.mark.endpoint("api.list_message_templates")
 def test_templates_list_their_category_language_status_and_parameter_count(
         client, api_key, synced_templates):
     response = client.get("/api/v1/templates", headers=bearer(api_key))

@@ -201,10 +201,9 @@ def test_the_card_of_another_organization_is_not_found(org, stranger, client):
 @pytest.fixture
 def proposal(app, org) -> int:
     """A copilot proposal of R$ 500,00 on the organization's ticket."""
-    from whatrack.services.sales import SaleInput, propose_sale
-
     from whatrack.extensions import db
     from whatrack.models import Organization, Ticket
+    from whatrack.services.tickets.sales import SaleInput, propose_sale
 
     with app.app_context(), bind_org(org["id"]):
         sale = propose_sale(db.session.get(Organization, org["id"]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.fixtures_whatsapp import FIXTURE_PHONE_ID, FIXTURE_WABA, GRAPH_TOKEN
 
 
@@ -78,6 +80,7 @@ def test_health_is_scheduled(app):
     assert (refresh_whatsapp_health, 3600.0) in schedule()
 
 
+@pytest.mark.endpoint("settings.whatsapp_refresh_health")
 def test_refresh_button_and_a_new_signup_clear_reconnection(whatsapp_org, signup_app, db,
                                                             client, login):
     from whatrack.tasks.maintenance import refresh_whatsapp_health

@@ -51,6 +51,7 @@ def _onboarding(db, org_id):
         return db.session.scalars(db.select(WhatsAppOnboarding)).one()
 
 
+@pytest.mark.endpoint("settings.whatsapp_onboard")
 def test_standard_signup_connects_the_number(owner, signup_app, db):
     code = signup_app.signup.issue_code(WABA, PHONE_ID)
     response = _post(owner["client"], code)
@@ -102,6 +103,7 @@ def test_coexistence_signup_never_registers_and_starts_both_syncs(owner, signup_
     assert onboarding.steps["sync_history"]["request_id"] == "FAKE_REQ_2"
 
 
+@pytest.mark.endpoint("settings.whatsapp_retry")
 def test_coexistence_resumes_after_meta_was_down_while_reading_the_number(owner, signup_app,
                                                                           db):
     signup_app.signup.numbers[PHONE_ID].on_biz_app = True
@@ -260,6 +262,7 @@ def test_dashboard_points_to_the_onboarding_page_until_a_number_is_connected(own
     assert 'data-first-step="whatsapp"' not in home
 
 
+@pytest.mark.endpoint("settings.whatsapp_signup_event")
 def test_cancel_events_are_logged_not_stored(owner, signup_app, caplog):
     response = owner["client"].post("/dashboard/settings/whatsapp/signup-events", json={
         "event": "CANCEL", "current_step": "PHONE_NUMBER_SETUP", "session_id": "f34b51dab5e0"})
@@ -267,6 +270,7 @@ def test_cancel_events_are_logged_not_stored(owner, signup_app, caplog):
     assert "PHONE_NUMBER_SETUP" in caplog.text and "f34b51dab5e0" in caplog.text
 
 
+@pytest.mark.endpoint("settings.whatsapp_disconnect")
 def test_disconnect_unsubscribes_and_forgets_the_token(owner, signup_app, db):
     _post(owner["client"], signup_app.signup.issue_code(WABA, PHONE_ID))
     account = _account(db, owner["org_id"])

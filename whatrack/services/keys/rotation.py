@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from whatrack.crypto import TokenDecryptError, reencrypt_token
 from whatrack.extensions import db
-from whatrack.models import MetaConnection, WhatsAppAccount
+from whatrack.models import MetaConnection, WhatsAppAccount, WhatsAppOnboarding
 from whatrack.tenancy import unscoped
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 ENCRYPTED_COLUMNS: tuple[Any, ...] = (
     WhatsAppAccount.token_encrypted,
     MetaConnection.token_encrypted,
+    WhatsAppOnboarding.token_encrypted,
+    WhatsAppOnboarding.pin_encrypted,
 )
 
 

@@ -27,7 +27,21 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Honour X-Forwarded-For / -Proto from exactly TRUSTED_PROXIES proxies, no more.
+
+    Outermost (after the webhook intake wraps the app), so every layer sees the client's
+    address and scheme: the login throttle, HSTS, ``_external`` links.
+    """
+    count = app.config["TRUSTED_PROXIES"]
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def _apply_embedded_defaults(app: Flask) -> None:

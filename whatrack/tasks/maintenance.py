@@ -65,10 +65,12 @@ def check_meta_tokens() -> None:
 
 @dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
-    """Keep the login throttle table small (attempts older than a week)."""
+    """Keep the login tables small: attempts older than a week, expired sessions."""
     from whatrack.services.accounts import purge_login_attempts as purge
+    from whatrack.services.sessions import purge_expired_sessions
 
     removed = purge()
+    expired = purge_expired_sessions()
     db.session.commit()
-    if removed:
-        log.info("purged %d old login attempts", removed)
+    if removed or expired:
+        log.info("purged %d old login attempts and %d expired sessions", removed, expired)

@@ -3,6 +3,7 @@ remember-me lasts REMEMBER_COOKIE_DAYS; "log out of all devices" ends every sess
 
 from __future__ import annotations
 
+import pytest
 import os
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def test_a_cookie_from_before_server_side_sessions_logs_nobody_in(app, db, make_
     assert old_browser.get("/dashboard").status_code == 302
 
 
+@pytest.mark.endpoint("auth.logout_everywhere")
 def test_log_out_of_all_devices_ends_every_session(app, client, db, make_org, login, client_as):
     _org, user_id, email = make_org()
     phone = client_as(email)

@@ -3,13 +3,13 @@ remember-me lasts REMEMBER_COOKIE_DAYS; "log out of all devices" ends every sess
 
 from __future__ import annotations
 
-import pytest
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+import pytest
 from sqlalchemy import func, select, update
 
 from tests.fixtures_app import PASSWORD, Login

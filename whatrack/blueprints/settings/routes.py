@@ -18,6 +18,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
 from whatrack.services.accounts import apikeys, orgs
+from whatrack.services.reports.setup import setup_progress
 from whatrack.services.webhooks import commands as webhooks
 from whatrack.services.whatsapp.accounts import list_accounts
 from whatrack.tenancy import ROLE_RANK, current_org, current_role, org_required, role_required
@@ -37,7 +38,7 @@ def feature_status() -> dict[str, bool]:
 @bp.get("", strict_slashes=False)
 @org_required
 def index():
-    return render_template("settings/index.html", features=feature_status())
+    return render_template("settings/index.html", setup=setup_progress(current_org))
 
 
 @bp.get("/team")

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from whatrack.errors import ValidationError
 from whatrack.extensions import db
+from whatrack.i18n import parse_date_input
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
 from whatrack.models import MetaConversionEvent, Organization, Sale, Ticket
 from whatrack.models.conversions import EVENT_STATUSES
@@ -88,9 +89,9 @@ def _date(raw: str | None, field: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        return parse_date_input(raw)
     except ValueError:
-        errors[field] = _("Use a date as YYYY-MM-DD.")
+        errors[field] = _("Type the dates as dd/mm/yyyy, for example 01/11/2026.")
         return None
 
 
@@ -151,6 +152,13 @@ def status_counts(org: Organization, f: AuditFilter) -> dict[str, int]:
     counts = dict.fromkeys(EVENT_STATUSES, 0)
     counts.update({status: n for status, n in db.session.execute(stmt)})
     return counts
+
+
+def pending_count(org: Organization) -> int:
+    """How many of ``org``'s events still wait to go to Meta (a waiting banner needs some)."""
+    stmt = select(func.count()).select_from(MetaConversionEvent).where(
+        MetaConversionEvent.organization_id == org.id, MetaConversionEvent.status == "pending")
+    return db.session.scalar(stmt) or 0
 
 
 def list_events(org: Organization, f: AuditFilter, cursor: str | None = None,

@@ -80,7 +80,7 @@ def test_the_view_lists_the_organizations_deliveries_by_state(
         account_update.id, batch.id, ours_text.id]
     for state in ("failed", "unroutable", "received"):
         assert listed(owner.get(f"{VIEW}?state={state}").get_data(as_text=True)) == []
-    assert "<td>3 messages, 0 duplicates, 2 statuses, 0 other</td>" in page.get_data(
+    assert "<td>3 mensagens, 0 duplicadas, 2 status, 0 outros</td>" in page.get_data(
         as_text=True)
 
     other = client_as(second_org["email"])

@@ -81,7 +81,8 @@ def meta():
         last_event=meta_connection.last_attempted_event(current_org),
         form=_settings_form(conn, _open_stages()), stages=_open_stages(),
         stage_field_name=stage_field_name, action_form=EmptyForm(),
-        waiting=conversions.waiting_reason(conn), pending=conversions_query.pending_count(current_org),
+        waiting=conversions.waiting_reason(conn),
+        pending=conversions_query.pending_count(current_org),
         waiting_text=conversions_query.REASONS.get(conversions.waiting_reason(conn) or ""))
 
 

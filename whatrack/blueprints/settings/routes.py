@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from whatrack.blueprints.settings import bp
@@ -161,6 +164,23 @@ def revoke_api_key(key_id: int):
 def whatsapp():
     return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
                            features=feature_status())
+
+
+_SUMMARY = re.compile(r"(\d+) messages, (\d+) duplicates, (\d+) statuses, (\d+) other")
+
+
+@bp.app_template_filter("delivery_summary")
+def delivery_summary(summary: str | None) -> str:
+    """A processed delivery's counts (stored in English for operators) in the page's words."""
+    match = _SUMMARY.match(summary or "")
+    if not match:
+        return summary or ""
+    messages, duplicates, statuses, others = (int(n) for n in match.groups())
+    parts = [ngettext("%(num)d message", "%(num)d messages", messages),
+             ngettext("%(num)d duplicate", "%(num)d duplicates", duplicates),
+             ngettext("%(num)d status", "%(num)d statuses", statuses),
+             ngettext("%(num)d other", "%(num)d others", others)]
+    return ", ".join(parts)
 
 
 @bp.get("/webhooks")

@@ -50,6 +50,7 @@ REASONS = {
     "meta_rejected": _l("Meta refused the event: %(message)s"),
     "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
     "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
+    "demo": _l("demo data: nothing was sent to Meta"),
 }
 # The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
 # carries the same words for the UI; keep both in step).

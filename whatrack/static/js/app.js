@@ -5,8 +5,8 @@
  * - form[data-confirm] / button[data-confirm]  asks window.confirm(message) before submitting.
  * - button[data-copy-target=SELECTOR]  copies the text (or value) of SELECTOR to the clipboard;
  *   optional data-copied-label is shown for two seconds.
- * - input[data-date-input]  a dd/mm/aaaa text field: slashes typed for you, and a calendar
- *   button that opens the browser's picker and writes the chosen day back as dd/mm/aaaa.
+ * - input[data-date-input]  a dd/mm/aaaa text field (macro ui.date_field): slashes typed for
+ *   you; its [data-date-pick] button opens the browser's picker and writes the day back.
  * - window.WhaTrack.toast(text, {linkText, onLink})  a short confirmation at the bottom of the
  *   screen, with an optional action (e.g. undo) for eight seconds.
  */
@@ -177,12 +177,9 @@
     picker.tabIndex = -1;
     picker.className = "date-picker-native";
     picker.setAttribute("aria-hidden", "true");
-    var button = document.createElement("button");
-    button.type = "button";
-    button.className = "date-pick";
-    button.setAttribute("aria-label", document.documentElement.lang === "en" ? "Open calendar" : "Abrir calendário");
-    button.textContent = "📅";
-    input.after(button, picker);
+    var button = input.parentElement.querySelector("[data-date-pick]");
+    if (!button) return;
+    input.after(picker);
     button.addEventListener("click", function () {
       picker.value = toIso(input.value);
       if (picker.showPicker) { try { picker.showPicker(); return; } catch (e) { /* fall through */ } }

@@ -82,7 +82,7 @@ def test_the_view_lists_the_organizations_deliveries_by_state(
     for state in ("failed", "unroutable", "received"):
         assert listed(owner.get(f"{VIEW}?state={state}").get_data(as_text=True)) == []
     # Its own entries of the shared batch only (2 of the 3 messages are ours).
-    assert "<td>2 messages, 0 duplicates, 2 statuses, 0 other</td>" in page.get_data(
+    assert "<td>2 mensagens, 0 duplicadas, 2 status, 0 outros</td>" in page.get_data(
         as_text=True)
 
     other = client_as(second_org["email"])

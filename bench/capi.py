@@ -83,9 +83,10 @@ def _seed(app, events: int, poison: int, seed: int) -> tuple[int, set[str]]:
 
     from whatrack.extensions import db
     from whatrack.models import Contact, MetaConversionEvent, Ticket, utcnow
-    from whatrack.services import meta_connection, orgs
-    from whatrack.services.stages import entry_stage
-    from whatrack.services.whatsapp_accounts import attach_account
+    from whatrack.services.accounts import orgs
+    from whatrack.services.meta import connection as meta_connection
+    from whatrack.services.tickets.stages import entry_stage
+    from whatrack.services.whatsapp.accounts import attach_account
     from whatrack.tenancy import bind_org
 
     with app.app_context():

@@ -183,7 +183,7 @@ class Delivery:
 def build_deliveries(secret: str, count: int, redeliver: float, first_sender: int,
                      tag: str) -> list[Delivery]:
     """``count`` POSTs: unique messages plus ~``redeliver`` identical re-posts, 64 later."""
-    from whatrack.cli_whatsapp import simulated_body
+    from whatrack.cli.whatsapp import simulated_body
     from whatrack.integrations.meta.signatures import sign
 
     account = SimpleNamespace(waba_id=WABA_ID, phone_number_id=PHONE_NUMBER_ID,

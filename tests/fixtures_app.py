@@ -102,7 +102,7 @@ def db(app):
 def make_org(app):
     """Create an organization with an owner (committed); returns (org, user)."""
     from whatrack.extensions import db as _db
-    from whatrack.services import orgs
+    from whatrack.services.accounts import orgs
 
     counter = iter(range(1, 10_000))
 
@@ -128,7 +128,7 @@ def make_member(app):
     """Add a person to an organization with ``role`` (a new login unless ``email`` exists)."""
     from whatrack.extensions import db as _db
     from whatrack.models import Membership
-    from whatrack.services import orgs
+    from whatrack.services.accounts import orgs
 
     counter = iter(range(1, 10_000))
 
@@ -151,7 +151,7 @@ def make_api_key(app):
     """An API key of the organization; returns (key id, plaintext key)."""
     from whatrack.extensions import db as _db
     from whatrack.models import Organization
-    from whatrack.services import apikeys
+    from whatrack.services.accounts import apikeys
     from whatrack.tenancy import bind_org
 
     def _make(org_id: int, revoked: bool = False) -> tuple[int, str]:
@@ -170,7 +170,7 @@ def make_invite(app):
     """A one-time invite link of the organization; returns (invite id, token)."""
     from whatrack.extensions import db as _db
     from whatrack.models import Membership, Organization, User
-    from whatrack.services import orgs
+    from whatrack.services.accounts import orgs
     from whatrack.tenancy import bind_org
 
     def _make(org_id: int, role: str = "agent") -> tuple[int, str]:

@@ -35,7 +35,7 @@ def make_ticket(app) -> Callable[..., int]:
     """An open ticket of the organization's number (with an ad click unless ``clid=None``)."""
     from whatrack.extensions import db
     from whatrack.models import Contact, Organization, Ticket, WhatsAppAccount
-    from whatrack.services.stages import entry_stage
+    from whatrack.services.tickets.stages import entry_stage
     from whatrack.tenancy import bind_org
 
     counter = iter(range(1, 100_000))
@@ -66,7 +66,7 @@ def connect_meta(app) -> Callable[..., None]:
     """Store a connection like `meta connect` does (token the fake accepts by default)."""
     from whatrack.extensions import db
     from whatrack.models import Organization
-    from whatrack.services import meta_connection
+    from whatrack.services.meta import connection as meta_connection
     from whatrack.tenancy import bind_org
 
     def _connect(org_id: int, token: str = GRAPH_TOKEN, dataset_id: str = DATASET_ID,

@@ -46,7 +46,7 @@ def whatsapp_org(app, make_org, fake_graph) -> dict[str, Any]:
     """An organization with the fixtures' number connected (token accepted by the fake)."""
     from whatrack.extensions import db
     from whatrack.models import Organization
-    from whatrack.services.whatsapp_accounts import attach_account
+    from whatrack.services.whatsapp.accounts import attach_account
     from whatrack.tenancy import bind_org
 
     org_id, user_id, email = make_org("Clínica Sorriso")
@@ -202,7 +202,7 @@ def second_org(app, make_org) -> dict[str, Any]:
     """Another organization owning the fixtures' second number (batch_multi_message)."""
     from whatrack.extensions import db
     from whatrack.models import Organization
-    from whatrack.services.whatsapp_accounts import attach_account
+    from whatrack.services.whatsapp.accounts import attach_account
     from whatrack.tenancy import bind_org
 
     org_id, user_id, email = make_org("Clínica Rio")
@@ -221,8 +221,8 @@ def outbound_message(app):
 
     from whatrack.extensions import db
     from whatrack.models import Contact, Message, Organization, Ticket
-    from whatrack.services.phones import canonical_wa_id
-    from whatrack.services.stages import entry_stage
+    from whatrack.services.tickets.stages import entry_stage
+    from whatrack.services.whatsapp.phones import canonical_wa_id
     from whatrack.tenancy import bind_org
 
     def _make(org_id: int, account_id: int, wamid: str, to: str, status: str = "pending",

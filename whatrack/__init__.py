@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from flask import Flask
 
 from config import Config, config_from_env
@@ -15,6 +17,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     app.config.from_object(config_class or config_from_env())
     _apply_embedded_defaults(app)
 
+    # Here, not at the top: every `import whatrack.x` runs this file first, and would
+    # otherwise load the whole web app (and cycle back into this half-imported package).
     from whatrack.logging import configure_logging
 
     configure_logging("DEBUG" if app.debug else "INFO")
@@ -59,8 +63,6 @@ def _apply_embedded_defaults(app: Flask) -> None:
             if not app.config.get(name):
                 app.config[name] = _instance_secret(app, name.lower())
     if not app.config.get("TOKEN_ENCRYPTION_KEYS"):
-        from cryptography.fernet import Fernet
-
         app.config["TOKEN_ENCRYPTION_KEYS"] = _instance_secret(
             app, "token_key", factory=lambda: Fernet.generate_key().decode()
         )
@@ -69,8 +71,6 @@ def _apply_embedded_defaults(app: Flask) -> None:
 def _instance_secret(app: Flask, name: str, factory=None) -> str:
     # Generated once and kept in the instance folder (never in git), so sessions and
     # encrypted tokens survive restarts on a laptop without any configuration.
-    import secrets
-
     path = Path(app.instance_path) / name
     if not path.exists():
         path.write_text((factory or (lambda: secrets.token_hex(32)))())
@@ -81,6 +81,7 @@ def _instance_secret(app: Flask, name: str, factory=None) -> str:
 def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
+    # Local for the same reason as in create_app: these modules import this package.
     from whatrack import after_commit, tenancy
     from whatrack.catalogs import ensure_compiled
     from whatrack.db_pool import install_idle_ping

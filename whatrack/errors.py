@@ -1,15 +1,23 @@
-"""One exception tree, mapped to HTTP in one place (JSON under /api, HTML elsewhere)."""
+"""One exception tree, mapped to HTTP in one place (JSON under /api, HTML elsewhere).
+
+Services raise these and never speak HTTP; the handlers below choose the answer by the
+kind of request: JSON for the API and scripts, a flash and a redirect for a form whose
+view named where to go back to (``redirect_on_error``), an error page otherwise.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from flask import jsonify, render_template, request
+from flask import flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from whatrack.extensions import db
+from whatrack.integrations.meta.errors import MetaError
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -39,6 +47,16 @@ class ValidationError(WhaTrackError):
 class ConflictError(WhaTrackError):
     status = 409
     code = "conflict"
+
+
+class NotFound(WhaTrackError):
+    """Missing, or another organization's: both answer the same, so ids leak nothing."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str | None = None, **kwargs: Any):
+        super().__init__(message or _("Page not found."), **kwargs)
 
 
 class NotConfigured(WhaTrackError):
@@ -92,12 +110,47 @@ def _http_message(status: int) -> str:
     }.get(status, _("Something went wrong."))
 
 
+def redirect_on_error(endpoint: str, message: Any = None,
+                      meta_message: Any = None) -> Callable[[Callable], Callable]:
+    """A form view: a refusal flashes and redirects to ``endpoint`` instead of an error page.
+
+    ``message`` (``%(error)s`` is the refusal) and ``meta_message`` (Meta's words) let a view
+    say what failed; a NotFound still answers 404, and a Meta error is only caught with
+    ``meta_message``.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.error_redirect = (endpoint, message, meta_message)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _flash_redirect(template: Any, error: str):
+    endpoint = g.error_redirect[0]
+    flash(str(template) % {"error": error} if template else error, "error")
+    return redirect(url_for(endpoint))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(WhaTrackError)
     def handle_domain_error(exc: WhaTrackError):
         db.session.rollback()
+        if g.get("error_redirect") and not isinstance(exc, NotFound) and not wants_json():
+            return _flash_redirect(g.error_redirect[1], exc.message)
         extra = {"field": exc.field} if exc.field else {}
         return error_response(exc.status, exc.code, exc.message, **extra)
+
+    @app.errorhandler(MetaError)
+    def handle_meta_error(exc: MetaError):
+        db.session.rollback()
+        if g.get("error_redirect") and g.error_redirect[2] and not wants_json():
+            return _flash_redirect(g.error_redirect[2], exc.info.message or str(exc))
+        return handle_unexpected(exc)
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):

@@ -8,11 +8,11 @@ import uuid
 
 from flask import g, has_request_context, request
 
+from whatrack.tenancy import bound_org_id
+
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from whatrack.tenancy import bound_org_id
-
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         record.org_id = bound_org_id() or "-"
         return True

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import abort, g, request, session
 from flask_login import current_user
@@ -21,11 +21,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from werkzeug.local import LocalProxy
 
-from whatrack.extensions import db
+from whatrack.extensions import db, login_manager
 from whatrack.models.base import TenantMixin
-
-if TYPE_CHECKING:
-    from whatrack.models.org import Membership, Organization
+from whatrack.models.org import Membership, Organization
 
 
 class TenancyError(RuntimeError):
@@ -134,8 +132,6 @@ current_org: Organization = LocalProxy(_load_current_org)  # type: ignore[assign
 
 
 def memberships_of(user: Any) -> list[Membership]:
-    from whatrack.models.org import Membership, Organization
-
     stmt = (
         select(Membership)
         .join(Organization, Organization.id == Membership.organization_id)
@@ -185,8 +181,6 @@ def org_required(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from whatrack.extensions import login_manager
-
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if g.get("current_org") is None:

@@ -62,11 +62,11 @@ def _drain(broker) -> list[tuple[int, str]]:
 
 
 def test_enqueue_sends_only_after_commit(db, broker, record, make_org):
-    from whatrack.tasks import enqueue_after_commit
+    from whatrack.queue import enqueue_after_commit
 
     org_id = make_org()[0]
 
-    enqueue_after_commit(record, org_id, "committed")
+    enqueue_after_commit(record.actor_name, org_id, "committed")
     assert broker.do_qsize(QUEUE) == 0
     db.session.commit()
 
@@ -75,11 +75,11 @@ def test_enqueue_sends_only_after_commit(db, broker, record, make_org):
 
 
 def test_enqueue_is_dropped_on_rollback(db, broker, record, make_org):
-    from whatrack.tasks import enqueue_after_commit
+    from whatrack.queue import enqueue_after_commit
 
     org_id = make_org()[0]
 
-    enqueue_after_commit(record, org_id, "rolled back")
+    enqueue_after_commit(record.actor_name, org_id, "rolled back")
     db.session.rollback()
     db.session.commit()  # a later commit of the same session does not resurrect it
 
@@ -89,7 +89,7 @@ def test_enqueue_is_dropped_on_rollback(db, broker, record, make_org):
 
 def test_worker_sees_the_row_the_task_was_enqueued_for(app, db, broker):
     from whatrack.models import User
-    from whatrack.tasks import enqueue_after_commit
+    from whatrack.queue import enqueue_after_commit
 
     seen: list[str | None] = []
 
@@ -103,7 +103,7 @@ def test_worker_sees_the_row_the_task_was_enqueued_for(app, db, broker):
     user = User(email="worker@example.com", name="W", password_hash="x")
     db.session.add(user)
     db.session.flush()
-    enqueue_after_commit(lookup, user.id)
+    enqueue_after_commit(lookup.actor_name, user.id)
     db.session.commit()
     _drain(broker)
 
@@ -269,3 +269,13 @@ def test_callbacks_run_once(db, ran):
     session.commit()
 
     assert ran == ["once"]
+
+
+def test_send_by_an_unknown_actor_name_fails_loudly(app, broker):
+    """A typo in a service's actor name must surface, not vanish into a default broker."""
+    from dramatiq.errors import ActorNotFound
+
+    from whatrack.queue import send_now
+
+    with pytest.raises(ActorNotFound):
+        send_now("no_such_actor", 1)

@@ -204,7 +204,7 @@ def test_ticket_panel_partial_says_when_meta_received(meta_app, whatsapp_org, ma
     from flask import render_template
 
     from whatrack.models import Organization, Ticket
-    from whatrack.services import conversions
+    from whatrack.services.conversions import queries as conversions
     from whatrack.tenancy import bind_org_for_request
 
     org_id = whatsapp_org["org_id"]

@@ -68,7 +68,7 @@ def test_transient_failures_retry_until_sent_exactly_once(meta_app, whatsapp_org
 def test_retries_stop_at_the_limit_and_resend_works(meta_app, whatsapp_org, make_ticket,
                                                     connect_meta, close_sale, worker, db,
                                                     monkeypatch):
-    from whatrack.services import conversions_dispatch
+    from whatrack.services.conversions import dispatch as conversions_dispatch
 
     monkeypatch.setattr(conversions_dispatch, "MAX_FAILURES", 3)
     org_id = whatsapp_org["org_id"]
@@ -247,7 +247,7 @@ def test_event_older_than_7_days_is_skipped_never_sent(meta_app, whatsapp_org, m
 def test_cancelled_sale_is_not_sent(meta_app, whatsapp_org, make_ticket, close_sale,
                                     connect_meta, app, db):
     from whatrack.models import Organization, User
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
     from whatrack.tasks.conversions import send_conversion_events
 
     org_id = whatsapp_org["org_id"]
@@ -265,7 +265,7 @@ def test_cancelled_sale_is_not_sent(meta_app, whatsapp_org, make_ticket, close_s
 def test_cancelling_a_sale_meta_already_has_sends_order_canceled(
         meta_app, whatsapp_org, make_ticket, close_sale, connect_meta, worker, db):
     from whatrack.models import Organization, User
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     org_id = whatsapp_org["org_id"]
     connect_meta(org_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from tests.fixtures_capi import CLICK_ID, CUSTOMER, DATASET_ID, events_of, settled, wait_for
 from tests.fixtures_whatsapp import FIXTURE_WABA, GRAPH_TOKEN, load_fixture
@@ -90,7 +91,9 @@ def test_ctwa_lead_sends_leadsubmitted(meta_app, whatsapp_org, connect_meta, pos
                                        worker, db):
     org_id = whatsapp_org["org_id"]
     connect_meta(org_id)
-    raw = load_fixture("inbound_ctwa_referral")
+    # The lead happened when the ad was tapped (the message's time): make it recent.
+    raw = load_fixture("inbound_ctwa_referral").replace(
+        b'"1781262345"', f'"{int(time.time()) - 60}"'.encode())
     message = json.loads(raw)["entry"][0]["changes"][0]["value"]["messages"][0]
     assert post_webhook(raw).status_code == 200
     worker.drain()
@@ -115,7 +118,7 @@ def test_ctwa_lead_sends_leadsubmitted(meta_app, whatsapp_org, connect_meta, pos
 
 
 def _canonical(phone: str) -> str:
-    from whatrack.services.phones import canonical_wa_id
+    from whatrack.services.whatsapp.phones import canonical_wa_id
 
     return canonical_wa_id(phone)
 
@@ -123,7 +126,7 @@ def _canonical(phone: str) -> str:
 def test_lead_event_switched_off_records_nothing(meta_app, whatsapp_org, connect_meta,
                                                  post_webhook, worker, app, db):
     from whatrack.models import Organization
-    from whatrack.services import meta_connection
+    from whatrack.services.meta import connection as meta_connection
     from whatrack.tenancy import bind_org
 
     org_id = whatsapp_org["org_id"]
@@ -142,7 +145,8 @@ def test_lead_event_switched_off_records_nothing(meta_app, whatsapp_org, connect
 def test_stage_mapping_sends_the_chosen_event_once(meta_app, whatsapp_org, make_ticket,
                                                    connect_meta, worker, app, db):
     from whatrack.models import Organization, Stage, Ticket
-    from whatrack.services import meta_connection, tickets
+    from whatrack.services.meta import connection as meta_connection
+    from whatrack.services.tickets import commands as tickets
     from whatrack.tenancy import bind_org
 
     org_id = whatsapp_org["org_id"]

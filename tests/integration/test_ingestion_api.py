@@ -34,7 +34,7 @@ def seed_tickets(app, whatsapp_org: dict, count: int, first: int = 0, ties: int 
 
     from whatrack.extensions import db
     from whatrack.models import Contact, Organization
-    from whatrack.services.stages import entry_stage
+    from whatrack.services.tickets.stages import entry_stage
     from whatrack.tenancy import bind_org
 
     org_id = whatsapp_org["org_id"]

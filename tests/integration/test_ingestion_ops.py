@@ -94,7 +94,7 @@ def test_the_view_lists_the_organizations_deliveries_by_state(
 def test_reprocess_runs_an_unroutable_delivery_once_the_number_is_attached(
         app, make_org, post_webhook, worker, client_as):
     from whatrack.extensions import db
-    from whatrack.services.whatsapp_accounts import attach_account
+    from whatrack.services.whatsapp.accounts import attach_account
     from whatrack.tenancy import bind_org
 
     org_id, _user, email = make_org("Clínica Nova")

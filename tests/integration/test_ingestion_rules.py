@@ -483,15 +483,17 @@ def test_later_referrals_stay_on_their_message_not_on_the_ticket(whatsapp_org, p
     assert (one.referral, two.referral) == (first, second)
 
 
-def test_an_organic_ticket_stays_organic_when_a_referral_comes_later(whatsapp_org,
-                                                                     post_webhook, worker):
+def test_an_organic_ticket_becomes_an_ad_ticket_when_a_referral_comes_later(whatsapp_org,
+                                                                            post_webhook, worker):
+    """Issue 19: the click is never dropped (tests/integration/test_attribution.py)."""
     referral = fixture_json("inbound_ctwa_referral")["entry"][0]["changes"][0]["value"][
         "messages"][0]["referral"]
     say(post_webhook, MARIANA, "wamid.ORG.1", T0)
     worker.drain()
     say(post_webhook, MARIANA, "wamid.ORG.2", T0 + 60, referral=referral)
     worker.drain()
-    assert_fields(only_ticket(), lead_source="organic", ctwa_clid=None, referral=None)
+    assert_fields(only_ticket(), lead_source="ad", ctwa_clid=referral["ctwa_clid"],
+                  referral=referral)
     assert all_rows(Message)[1].referral == referral
 
 

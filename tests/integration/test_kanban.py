@@ -158,7 +158,7 @@ def test_board_queries_are_constant_for_1000_tickets(whatsapp_org, client, login
 def test_admin_cancels_a_sale_from_the_panel_and_agents_cannot(
         whatsapp_org, ticket_id, client, login, db, app):
     from whatrack.models import Membership, Sale
-    from whatrack.services import orgs
+    from whatrack.services.accounts import orgs
 
     login(whatsapp_org["email"])
     client.post(f"/dashboard/tickets/{ticket_id}/sales", data={"value": "80"},

@@ -76,3 +76,63 @@ def _drifted(metadata: MetaData) -> MetaData:
 def _kind(diff) -> str:
     first = diff[0] if isinstance(diff, list) else diff
     return first[0]
+
+
+def test_touches_are_backfilled_from_stored_referral_messages(make_app, empty_database):
+    """Revision 0006 turns every live customer referral already stored into a touch."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from whatrack.extensions import db
+    from whatrack.models import Contact, Message, Organization, Ticket
+    from whatrack.tenancy import bind_org
+
+    class FreshDatabaseConfig(AppTestConfig):
+        SQLALCHEMY_DATABASE_URI = empty_database
+
+    fresh = make_app(FreshDatabaseConfig)
+    when = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    referral = {"ctwa_clid": "clid-backfill", "source_id": "120210000000000001",
+                "source_type": "ad", "headline": "Clareamento", "image_url": "https://x/i.jpg"}
+    with fresh.app_context():
+        try:
+            upgrade(revision="0005")
+            org = Organization(name="Backfill", slug="backfill")
+            db.session.add(org)
+            db.session.flush()
+            with bind_org(org.id):
+                contact = Contact(organization_id=org.id, wa_id="5511999990000")
+                db.session.add(contact)
+                db.session.flush()
+                ticket = Ticket(organization_id=org.id, contact_id=contact.id,
+                                lead_source="ad", ctwa_clid="clid-backfill")
+                db.session.add(ticket)
+                db.session.flush()
+
+                def message(wamid: str, origin: str, ref: dict | None, history: bool = False):
+                    row = Message(organization_id=org.id, ticket_id=ticket.id,
+                                  contact_id=contact.id, wamid=wamid, origin=origin,
+                                  direction="outbound" if origin == "business_app_echo"
+                                  else "inbound", type="text", timestamp=when,
+                                  referral=ref, is_history=history)
+                    db.session.add(row)
+                    return row
+
+                clicked = message("wamid.B.1", "customer", referral)
+                message("wamid.B.2", "customer", None)
+                message("wamid.B.3", "history", referral, history=True)
+                db.session.commit()
+                clicked_id, ticket_id = clicked.id, ticket.id
+            upgrade()
+            rows = db.session.execute(text(
+                "SELECT message_id, ticket_id, wamid, kind, touched_at, ctwa_clid, source_id, "
+                "headline, media_url, organization_id FROM ticket_touches")).all()
+            assert [tuple(r) for r in rows] == [
+                (clicked_id, ticket_id, "wamid.B.1", "ad", when, "clid-backfill",
+                 "120210000000000001", "Clareamento", "https://x/i.jpg", org.id)]
+            db.session.rollback()
+            downgrade(revision="base")
+        finally:
+            db.session.remove()
+            db.engine.dispose()

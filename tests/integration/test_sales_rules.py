@@ -1,6 +1,7 @@
 """Sale and ticket rules on PostgreSQL: money exactness, lifecycle, concurrency, ledger."""
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -26,7 +27,7 @@ def ctx(app, whatsapp_org, post_webhook, worker, db):
 
 
 def test_money_parsing_is_exact_and_strict():
-    from whatrack.services.money import parse_amount
+    from whatrack.services.tickets.money import parse_amount
 
     assert parse_amount("1.234,56") == Decimal("1234.56")
     assert parse_amount("1234,5") == Decimal("1234.50")
@@ -42,7 +43,7 @@ def test_money_parsing_is_exact_and_strict():
 
 
 def test_unknown_currency_is_refused():
-    from whatrack.services.money import parse_currency
+    from whatrack.services.tickets.money import parse_currency
 
     assert parse_currency("brl") == "BRL"
     with pytest.raises(ValidationError):
@@ -51,7 +52,7 @@ def test_unknown_currency_is_refused():
 
 def test_sale_closes_ticket_and_next_message_opens_a_new_one(ctx, post_webhook, worker, db):
     from whatrack.models import Ticket
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     sales.close_sale(ctx["org"], ctx["ticket"].id, sales.SaleInput(Decimal("350.00")), "panel",
                      ctx["user"])
@@ -59,7 +60,9 @@ def test_sale_closes_ticket_and_next_message_opens_a_new_one(ctx, post_webhook, 
     assert ctx["ticket"].closed_at is not None
     assert ctx["ticket"].stage.kind == "won"
     post_webhook(load_fixture("inbound_text"))  # same org, maybe other contact
-    post_webhook(load_fixture("inbound_ctwa_referral").replace(b'"wamid.', b'"wamid.AGAIN'))
+    # Written after the close (an older message would join the closed conversation).
+    post_webhook(load_fixture("inbound_ctwa_referral").replace(b'"wamid.', b'"wamid.AGAIN')
+                 .replace(b'"1781262345"', f'"{int(time.time()) + 1}"'.encode()))
     worker.drain()
     db.session.expire_all()
     with bind_org(ctx["org_id"]):
@@ -71,7 +74,7 @@ def test_sale_closes_ticket_and_next_message_opens_a_new_one(ctx, post_webhook, 
 
 
 def test_won_ticket_accepts_repeat_purchases(ctx, db):
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     for value in ("100.00", "250.50"):
         sales.close_sale(ctx["org"], ctx["ticket"].id, sales.SaleInput(Decimal(value)), "panel",
@@ -83,7 +86,7 @@ def test_won_ticket_accepts_repeat_purchases(ctx, db):
 
 def test_cancel_keeps_the_sale_marked_with_reason_and_ledger(ctx, db):
     from whatrack.models import SaleEvent
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     sale = sales.close_sale(ctx["org"], ctx["ticket"].id, sales.SaleInput(Decimal("99.90")),
                             "panel", ctx["user"])
@@ -103,7 +106,7 @@ def test_cancel_keeps_the_sale_marked_with_reason_and_ledger(ctx, db):
 
 
 def test_copilot_proposal_counts_only_after_approval(ctx, db):
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     proposal = sales.propose_sale(ctx["org"], ctx["ticket"], sales.SaleInput(Decimal("500")),
                                   evidence={"message_ids": [1]})
@@ -121,7 +124,7 @@ def test_copilot_proposal_counts_only_after_approval(ctx, db):
 def test_two_people_closing_at_once_make_one_sale(app, ctx, db):
     """Real concurrency: two sessions, same seen version; the row lock serialises them."""
     from whatrack.models import Organization, Sale, User
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     barrier = threading.Barrier(2)
     results: list[str] = []
@@ -154,7 +157,7 @@ def test_two_people_closing_at_once_make_one_sale(app, ctx, db):
 
 def test_moving_to_lost_needs_reason_and_open_reopens(ctx, db):
     from whatrack.models import Stage
-    from whatrack.services import tickets
+    from whatrack.services.tickets import commands as tickets
 
     stages = {s.kind: s for s in db.session.scalars(select(Stage).order_by(Stage.position))}
     with pytest.raises(ValidationError):
@@ -167,7 +170,7 @@ def test_moving_to_lost_needs_reason_and_open_reopens(ctx, db):
 
 
 def test_assignment_only_to_members(ctx, db, make_org):
-    from whatrack.services import tickets
+    from whatrack.services.tickets import commands as tickets
 
     _other_org, stranger_id, _ = make_org()
     with pytest.raises(ValidationError):
@@ -180,7 +183,7 @@ def test_assignment_only_to_members(ctx, db, make_org):
 
 def test_stage_with_tickets_cannot_be_deleted_only_archived(ctx, db):
     from whatrack.models import Stage
-    from whatrack.services import stages as stage_service
+    from whatrack.services.tickets import stages as stage_service
 
     novo = db.session.scalars(select(Stage).where(Stage.name == "Novo")).one()
     with pytest.raises(ConflictError):
@@ -199,7 +202,7 @@ def test_stage_with_tickets_cannot_be_deleted_only_archived(ctx, db):
 
 def test_api_sale_and_patch(ctx, client, db):
     from whatrack.models import Stage
-    from whatrack.services.apikeys import create_api_key
+    from whatrack.services.accounts.apikeys import create_api_key
 
     key = create_api_key(ctx["org"]).key
     db.session.commit()

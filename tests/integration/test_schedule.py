@@ -11,7 +11,7 @@ from tests.fixtures_whatsapp import load_fixture
 def test_scheduler_recovers_a_delivery_whose_queue_message_was_lost(
         app, whatsapp_org, worker, db):
     from whatrack.models import Message, WebhookEvent, utcnow
-    from whatrack.services.webhooks import store_webhook
+    from whatrack.services.webhooks.store import store_webhook
     from whatrack.tasks.schedule import run_scheduler
     from whatrack.tenancy import bind_org
 
@@ -41,7 +41,7 @@ def test_the_sweeper_recovers_a_long_outage_in_batches(app, whatsapp_org, worker
 
     from tests.fixtures_whatsapp import profile, text_message, webhook_body
     from whatrack.models import Message, WebhookEvent, utcnow
-    from whatrack.services.webhooks import store_webhook
+    from whatrack.services.webhooks.store import store_webhook
     from whatrack.tasks.maintenance import sweep_webhook_events
     from whatrack.tenancy import bind_org
 

@@ -11,7 +11,7 @@ from whatrack.tenancy import bind_org
 def _setup(app, whatsapp_org):
     from whatrack.extensions import db
     from whatrack.models import Contact, Organization, Stage, Ticket
-    from whatrack.services import sales
+    from whatrack.services.tickets import sales
 
     org_id = whatsapp_org["org_id"]
     with app.app_context(), bind_org(org_id):
@@ -40,7 +40,7 @@ def _setup(app, whatsapp_org):
 
 def test_stats_count_leads_sales_revenue_by_source(app, whatsapp_org, db):
     from whatrack.models import Organization
-    from whatrack.services import stats
+    from whatrack.services.reports import stats
 
     org_id = _setup(app, whatsapp_org)
     with bind_org(org_id):
@@ -60,7 +60,7 @@ def test_stats_count_leads_sales_revenue_by_source(app, whatsapp_org, db):
 def test_period_is_in_the_org_timezone(app, make_org, db):
     """A lead at 01:00 UTC on the 2nd is still the 1st in São Paulo (UTC-3)."""
     from whatrack.models import Contact, Organization, Stage, Ticket
-    from whatrack.services import stats
+    from whatrack.services.reports import stats
 
     org_id, *_ = make_org()
     with bind_org(org_id):
@@ -79,7 +79,7 @@ def test_period_is_in_the_org_timezone(app, make_org, db):
 
 def test_api_stats_and_bad_dates(app, whatsapp_org, client, db):
     from whatrack.models import Organization
-    from whatrack.services.apikeys import create_api_key
+    from whatrack.services.accounts.apikeys import create_api_key
 
     org_id = _setup(app, whatsapp_org)
     with bind_org(org_id):

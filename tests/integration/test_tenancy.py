@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.exceptions import NotFound
 
 from tests.fixtures_app import bearer
+from whatrack.errors import NotFound  # a domain error; the app answers it with 404
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -116,14 +116,14 @@ class Seeder:
         return self.make_ticket(self.org_id)
 
     def stage(self) -> int:
-        from whatrack.services.stages import add_stage
+        from whatrack.services.tickets.stages import add_stage
 
         return self._in_org(lambda db, org: add_stage(org, f"Etapa {uuid.uuid4().hex[:6]}",
                                                       "open").id)
 
     def sale(self) -> int:
         from whatrack.models import Ticket
-        from whatrack.services.sales import SaleInput, propose_sale
+        from whatrack.services.tickets.sales import SaleInput, propose_sale
 
         ticket_id = self.ticket()
         return self._in_org(lambda db, org: propose_sale(

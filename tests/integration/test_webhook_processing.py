@@ -80,7 +80,7 @@ def test_unknown_number_is_kept_as_unroutable(make_org, post_webhook, worker, db
 def test_processing_error_retries_then_processes_exactly_once(
         whatsapp_org, post_webhook, worker, db, monkeypatch):
     from whatrack.models import Message, WebhookEvent
-    from whatrack.services import inbox
+    from whatrack.services.inbox import ingest as inbox
 
     real = inbox.receive_message
     calls = {"n": 0}
@@ -135,7 +135,7 @@ def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
 
     from tests.fixtures_whatsapp import profile, text_message, webhook_body
     from whatrack.models import WebhookEvent
-    from whatrack.services.webhooks import store_webhook
+    from whatrack.services.webhooks.store import store_webhook
     from whatrack.tasks.webhooks import process_webhook_event
 
     statements: list[str] = []

@@ -1,5 +1,6 @@
 """Every model module, imported so Alembic and the mapper registry see them all."""
 
+from whatrack.models.attribution import TicketTouch
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from whatrack.models.conversions import (
     DataDeletionRequest,
@@ -41,6 +42,7 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TicketNote",
+    "TicketTouch",
     "TimestampMixin",
     "UTCDateTime",
     "User",

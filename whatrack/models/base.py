@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from flask import abort
 from sqlalchemy import DateTime, ForeignKey, Integer, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from whatrack.errors import NotFound
 from whatrack.extensions import db
 
 # Primary keys are INTEGER columns; a bigger client-supplied id can only be "not found".
@@ -75,14 +76,12 @@ class TenantMixin:
     def get_for_org_or_404(cls, ident: Any, org: Any) -> Self:
         row = cls.get_for_org(ident, org)
         if row is None:
-            abort(404)
+            raise NotFound()
         return row
 
 
 def dialect_insert(model: Any) -> Any:
     """An INSERT supporting ON CONFLICT on both PostgreSQL and SQLite (laptop mode)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
+        return postgresql.insert(model)
+    return sqlite.insert(model)

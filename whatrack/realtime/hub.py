@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+import redis
+
 log = logging.getLogger(__name__)
 
 SOCKET_QUEUE_SIZE = 500
@@ -81,8 +83,6 @@ class RedisHub(LocalHub):
 
     def __init__(self, redis_url: str, namespace: str) -> None:
         super().__init__()
-        import redis
-
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
         self._prefix = f"{namespace}:org:"
         self._thread: threading.Thread | None = None

@@ -26,6 +26,7 @@ from dramatiq.middleware import (
 )
 
 from config import config_from_env
+from whatrack import queue
 from whatrack.tasks.middleware import AppContextMiddleware
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def _middleware() -> list[Any]:
 def build_broker() -> dramatiq.Broker:
     cfg = config_from_env()
     if cfg.REDIS_URL:
+        # Not at the top: laptop mode (no REDIS_URL) never loads the Redis broker.
         from dramatiq.brokers.redis import RedisBroker
 
         return RedisBroker(
@@ -92,7 +94,12 @@ def ensure_inprocess_worker() -> None:
             worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
             worker.start()
             _inprocess_worker = worker
+            # Not at the top: schedule imports the actors, which must bind to the broker
+            # this module sets up first.
             from whatrack.tasks.schedule import start_scheduler_thread
 
             start_scheduler_thread()
             log.info("in-process worker and scheduler started (no REDIS_URL)")
+
+
+queue.bind_broker(broker, after_send=ensure_inprocess_worker)

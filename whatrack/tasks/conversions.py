@@ -7,10 +7,11 @@ import time
 
 import dramatiq
 
+from whatrack import queue
 from whatrack.extensions import db
 from whatrack.integrations.meta.capi import MAX_BATCH
 from whatrack.models import Organization, utcnow
-from whatrack.services import conversions_dispatch
+from whatrack.services.conversions import dispatch as conversions_dispatch
 from whatrack.tenancy import bind_org
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,4 @@ def send_conversion_events(org_id: int) -> None:
 
 
 def _schedule(org_id: int, delay_ms: int) -> None:
-    from whatrack.tasks import send_now
-
-    send_now(send_conversion_events, org_id, delay=delay_ms + 50)
+    queue.send_now(send_conversion_events.actor_name, org_id, delay=delay_ms + 50)

@@ -7,7 +7,13 @@ import logging
 import dramatiq
 
 from whatrack.extensions import db
-from whatrack.services import webhooks
+from whatrack.integrations.meta.errors import MetaError
+from whatrack.services.accounts.auth import purge_login_attempts as purge
+from whatrack.services.conversions import sweep as conversions_sweep
+from whatrack.services.meta import connection as meta_connection
+from whatrack.services.webhooks import commands as webhooks
+from whatrack.tasks.conversions import send_conversion_events
+from whatrack.tasks.webhooks import BATCH, process_webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +25,6 @@ def sweep_webhook_events() -> None:
     In batches, like the intake hands them off: after an hour without Redis, thousands
     wait, and one queue message each would make the recovery a crawl.
     """
-    from whatrack.tasks.webhooks import BATCH, process_webhook_events
-
     ids = webhooks.stale_event_ids()
     db.session.rollback()
     for start in range(0, len(ids), BATCH):
@@ -32,9 +36,6 @@ def sweep_webhook_events() -> None:
 @dramatiq.actor(queue_name="default", max_retries=0)
 def sweep_conversion_events() -> None:
     """Re-enqueue CAPI dispatch for due pending events; skip events past Meta's 7 days."""
-    from whatrack.services import conversions_sweep
-    from whatrack.tasks.conversions import send_conversion_events
-
     expired = conversions_sweep.skip_expired_events()
     due = conversions_sweep.due_organizations()
     db.session.commit()
@@ -49,9 +50,6 @@ def sweep_conversion_events() -> None:
 @dramatiq.actor(queue_name="default", max_retries=0)
 def check_meta_tokens() -> None:
     """Ask Meta daily whether each organization's Facebook token still works."""
-    from whatrack.integrations.meta.errors import MetaError
-    from whatrack.services import meta_connection
-
     org_ids = meta_connection.organizations_due_for_token_check()
     db.session.rollback()
     for org_id in org_ids:
@@ -66,8 +64,6 @@ def check_meta_tokens() -> None:
 @dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
     """Keep the login throttle table small (attempts older than a week)."""
-    from whatrack.services.accounts import purge_login_attempts as purge
-
     removed = purge()
     db.session.commit()
     if removed:

@@ -10,7 +10,7 @@ from whatrack.extensions import db
 from whatrack.integrations.meta.errors import MetaPermanentError, MetaTemporaryError
 from whatrack.models import Message, Organization
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services import media
+from whatrack.services.inbox import media
 from whatrack.tenancy import bind_org
 
 log = logging.getLogger(__name__)

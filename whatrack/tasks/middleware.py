@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import dramatiq
 
+from whatrack.extensions import db
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -32,8 +34,6 @@ class AppContextMiddleware(dramatiq.Middleware):
         ctx = self._contexts.pop(message.message_id, None)
         if ctx is None:
             return
-        from whatrack.extensions import db
-
         try:
             db.session.rollback()
             db.session.remove()

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import dramatiq
 
+from whatrack.tasks import maintenance
+
 log = logging.getLogger(__name__)
 
 
 def schedule() -> list[tuple[dramatiq.Actor, float]]:
     """(actor, seconds between runs)."""
-    from whatrack.tasks import maintenance
-
     return [
         (maintenance.sweep_webhook_events, 60.0),
         (maintenance.sweep_conversion_events, 30.0),

@@ -6,9 +6,9 @@ import logging
 
 import dramatiq
 
+from whatrack import queue
 from whatrack.extensions import db
-from whatrack.services import webhooks
-from whatrack.tasks import send_now
+from whatrack.services.webhooks import commands as webhooks
 from whatrack.tasks.handoff import BatchHandoff
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ def process_webhook_events(event_ids: list[int]) -> None:
     """
     for event_id in event_ids:
         if _process(event_id) is not None:
-            send_now(process_webhook_event, event_id,
+            queue.send_now(process_webhook_event.actor_name, event_id,
                      delay=process_webhook_event.options["min_backoff"])
 
 
-intake_handoff = BatchHandoff(lambda ids: send_now(process_webhook_events, ids),
+intake_handoff = BatchHandoff(lambda ids: queue.send_now(process_webhook_events.actor_name, ids),
                               max_batch=BATCH, name="webhook-handoff")

@@ -9,7 +9,7 @@ from whatrack.blueprints.api import bp
 from whatrack.errors import error_response
 from whatrack.extensions import db
 from whatrack.models import utcnow
-from whatrack.services.apikeys import find_active_key
+from whatrack.services.accounts.apikeys import find_active_key
 from whatrack.tenancy import bind_api_org
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from whatrack.blueprints.api import bp
+from whatrack.blueprints.api.serializers import conversion_event_json
 from whatrack.errors import ValidationError
-from whatrack.services import conversions, conversions_query
-from whatrack.services.tickets_query import page_size
+from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.tickets.queries import page_size
 from whatrack.tenancy import current_org
 
 
@@ -21,5 +22,5 @@ def list_conversion_events():
     page = conversions_query.list_events(current_org, audit_filter,
                                          cursor=request.args.get("cursor"),
                                          limit=page_size(request.args.get("limit")))
-    return jsonify({"data": [conversions.event_json(e) for e in page.items],
+    return jsonify({"data": [conversion_event_json(e) for e in page.items],
                     "next_cursor": page.next_cursor})

@@ -6,6 +6,7 @@ from flask import jsonify, request
 
 from whatrack.blueprints.api import bp
 from whatrack.blueprints.api.serializers import (
+    conversion_event_json,
     message_json,
     organization_json,
     sale_json,
@@ -14,10 +15,12 @@ from whatrack.blueprints.api.serializers import (
 from whatrack.errors import ValidationError
 from whatrack.extensions import db
 from whatrack.models import Ticket
-from whatrack.services import conversions, sales, tickets_query
-from whatrack.services import stats as stats_service
-from whatrack.services import tickets as ticket_service
-from whatrack.services.money import parse_amount, parse_currency
+from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.reports import stats as stats_service
+from whatrack.services.tickets import commands as ticket_service
+from whatrack.services.tickets import queries as tickets_query
+from whatrack.services.tickets import sales
+from whatrack.services.tickets.money import parse_amount, parse_currency
 from whatrack.tenancy import current_org
 
 
@@ -57,8 +60,7 @@ def _json_body() -> dict:
 @bp.patch("/tickets/<int:ticket_id>")
 def update_ticket(ticket_id: int):
     body = _json_body()
-    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
-    ticket = ticket_service.lock_ticket(current_org, ticket.id)
+    ticket = ticket_service.lock_ticket(current_org, ticket_id)
     if "stage_id" in body:
         stage = ticket_service.stage_of(current_org, body["stage_id"])
         if stage.kind == "won":
@@ -76,19 +78,29 @@ def update_ticket(ticket_id: int):
     return jsonify({"ticket": ticket_json(ticket)})
 
 
+def _sale_input(body: dict) -> sales.SaleInput:
+    if not isinstance(body.get("description") or "", str):
+        raise ValidationError("description must be a string", field="description")
+    return sales.SaleInput(value=parse_amount(body.get("value"), style="api"),
+                           currency=parse_currency(body.get("currency")),
+                           description=body.get("description"))
+
+
 @bp.post("/tickets/<int:ticket_id>/sales")
 def create_sale(ticket_id: int):
     body = _json_body()
-    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
-    if not isinstance(body.get("description") or "", str):
-        raise ValidationError("description must be a string", field="description")
-    data = sales.SaleInput(value=parse_amount(body.get("value"), style="api"),
-                           currency=parse_currency(body.get("currency")),
-                           description=body.get("description"))
-    sale = sales.close_sale(current_org, ticket.id, data, "api", None)
+    try:
+        data = _sale_input(body)
+    except ValidationError:
+        # Another organization's ticket answers 404 whatever the body; on success
+        # close_sale alone loads (and locks) the ticket.
+        ticket_service.lock_ticket(current_org, ticket_id)
+        raise
+    sale = sales.close_sale(current_org, ticket_id, data, "api", None)
     db.session.commit()
+    event = conversions_query.sale_purchase_event(current_org, sale)
     return jsonify({"sale": sale_json(sale),
-                    "conversion_event": conversions.sale_event_json(current_org, sale)}), 201
+                    "conversion_event": conversion_event_json(event) if event else None}), 201
 
 
 @bp.get("/stats")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from whatrack.models import Organization
-from whatrack.services.billing_state import effective_state
+from whatrack.models import MetaConversionEvent, Organization
+from whatrack.services.billing.state import effective_state
+from whatrack.services.conversions.queries import reason_pt
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def organization_json(org: Organization) -> dict[str, Any]:
@@ -102,4 +108,31 @@ def sale_json(sale: Any) -> dict[str, Any]:
         "cancel_reason": sale.cancel_reason,
         "created_at": iso(sale.created_at),
         "decided_at": iso(sale.decided_at),
+    }
+
+
+def conversion_event_json(event: MetaConversionEvent) -> dict[str, Any]:
+    """A conversion event as the JSON API shows it (ARCHITECTURE.md)."""
+    error = None
+    if event.error_code is not None or event.error_message:
+        error = {"code": event.error_code, "subcode": event.error_subcode,
+                 "message": event.error_message}
+    return {
+        "id": event.id,
+        "event_name": event.event_name,
+        "event_id": event.event_id,
+        "status": event.status,
+        "attempts": event.attempts,
+        "fbtrace_id": event.fbtrace_id,
+        "events_received": event.events_received,
+        "error": error,
+        "reason": reason_pt(event),
+        "ticket_id": event.ticket_id,
+        "sale_id": event.sale_id,
+        "event_time": iso(event.event_time),
+        "value": money(event.value),
+        "currency": event.currency,
+        "next_attempt_at": iso(event.next_attempt_at) if event.status == "pending" else None,
+        "sent_at": iso(event.sent_at),
+        "created_at": iso(event.created_at),
     }

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from whatrack.services.orgs import MIN_PASSWORD_LENGTH
+from whatrack.services.accounts.orgs import MIN_PASSWORD_LENGTH
 
 _required = DataRequired(message=_l("This field is required."))
 

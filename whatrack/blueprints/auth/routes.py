@@ -16,8 +16,10 @@ from whatrack.blueprints.auth.forms import (
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.i18n import LANG_SESSION_KEY
+from whatrack.models import Organization
 from whatrack.security import safe_next_url
-from whatrack.services import accounts, orgs
+from whatrack.services.accounts import auth as accounts
+from whatrack.services.accounts import orgs
 from whatrack.tenancy import SESSION_ORG_KEY, memberships_of
 
 
@@ -161,8 +163,6 @@ def accept_invite(token: str):
 
 
 def invite_org_name(invite) -> str:
-    from whatrack.models import Organization
-
     org = db.session.get(Organization, invite.organization_id)
     return org.name if org else ""
 

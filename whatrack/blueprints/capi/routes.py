@@ -25,7 +25,9 @@ from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
 from whatrack.integrations.meta.capi import dumps as exact_json
 from whatrack.models import MetaConversionEvent, utcnow
 from whatrack.models.conversions import EVENT_STATUSES
-from whatrack.services import conversions, conversions_query, meta_connection
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.meta import connection as meta_connection
 from whatrack.tenancy import current_org, org_required, role_required
 
 DEFAULT_DAYS = 30
@@ -34,12 +36,12 @@ DEFAULT_DAYS = 30
 @bp.app_template_global()
 def capi_reason(event: MetaConversionEvent) -> str | None:
     """Why an event is waiting, failed or skipped, in the page's language."""
-    return conversions.reason_text(event)
+    return conversions_query.reason_text(event)
 
 
 @bp.app_template_global()
 def capi_reason_code(code: str) -> str:
-    return str(conversions.REASONS.get(code, code))
+    return str(conversions_query.REASONS.get(code, code))
 
 
 @bp.app_template_global()

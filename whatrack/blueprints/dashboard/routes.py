@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from collections import defaultdict
+
+from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 
 from whatrack.blueprints.dashboard import bp
-from whatrack.services.billing_state import billing_summary
+from whatrack.errors import ValidationError
+from whatrack.services.billing.state import billing_summary
+from whatrack.services.reports import stats as stats_service
 from whatrack.tenancy import current_org, org_required
 
 # Areas not built yet: an honest "coming soon" page, never a fake screen.
@@ -32,11 +36,6 @@ COMING_SOON = {
 @bp.get("", strict_slashes=False)
 @org_required
 def home():
-    from flask import request
-
-    from whatrack.errors import ValidationError
-    from whatrack.services import stats as stats_service
-
     try:
         period = stats_service.parse_period(current_org, request.args.get("from"),
                                             request.args.get("to"))
@@ -45,7 +44,7 @@ def home():
         period, error = stats_service.parse_period(current_org, None, None), exc.message
     stats = stats_service.compute_stats(current_org, period)
     return render_template("dashboard/home.html", billing=billing_summary(current_org),
-                           stats=stats, bars=stats_service.bar_widths(stats), period_error=error)
+                           stats=stats, bars=bar_widths(stats), period_error=error)
 
 
 def _coming_soon_view(title, description):
@@ -60,3 +59,9 @@ def _coming_soon_view(title, description):
 
 for _endpoint, (_rule, _title, _description) in COMING_SOON.items():
     bp.add_url_rule(_rule, _endpoint, _coming_soon_view(_title, _description))
+
+
+def bar_widths(stats: stats_service.Stats) -> dict[str, int]:
+    """Percent widths for the one small bar chart (leads by source)."""
+    top = max(stats.leads_by_source.values(), default=0) or 1
+    return defaultdict(int, {k: round(v * 100 / top) for k, v in stats.leads_by_source.items()})

@@ -9,7 +9,7 @@ from flask import abort, current_app, jsonify, render_template, request, url_for
 from whatrack.blueprints.data_deletion import bp
 from whatrack.extensions import csrf, db
 from whatrack.integrations.meta.facebook import parse_signed_request
-from whatrack.services import meta_connection
+from whatrack.services.meta import connection as meta_connection
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import current_app, jsonify
 from sqlalchemy import text
 
@@ -28,8 +29,6 @@ def _check_redis() -> str | None:
     url = current_app.config.get("REDIS_URL")
     if not url:
         return None
-    import redis
-
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         client.ping()

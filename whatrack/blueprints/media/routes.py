@@ -10,7 +10,7 @@ from whatrack.blueprints.media import bp
 from whatrack.extensions import db
 from whatrack.integrations.meta.errors import MetaError
 from whatrack.models import Message
-from whatrack.services import media
+from whatrack.services.inbox import media
 from whatrack.tenancy import current_org, org_required
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from whatrack.blueprints.settings import bp
@@ -17,12 +18,13 @@ from whatrack.blueprints.settings.meta_forms import (
     stage_field_name,
     with_stage_fields,
 )
-from whatrack.errors import WhaTrackError
+from whatrack.errors import redirect_on_error
 from whatrack.extensions import db, oauth
 from whatrack.integrations.meta import facebook
-from whatrack.integrations.meta.errors import MetaError
-from whatrack.services import conversions, meta_connection
-from whatrack.services.stages import active_stages
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.meta import connection as meta_connection
+from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, role_required
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ def meta():
         form=_settings_form(conn, _open_stages()), stages=_open_stages(),
         stage_field_name=stage_field_name, action_form=EmptyForm(),
         waiting=conversions.waiting_reason(conn),
-        waiting_text=conversions.REASONS.get(conversions.waiting_reason(conn) or ""))
+        waiting_text=conversions_query.REASONS.get(conversions.waiting_reason(conn) or ""))
 
 
 @bp.post("/meta/connect")
@@ -97,6 +99,7 @@ def meta_connect():
 
 @bp.get("/meta/callback")
 @role_required("admin")
+@redirect_on_error("settings.meta", meta_message=_l("Meta refused the connection: %(error)s"))
 def meta_callback():
     if session.pop(_OAUTH_ORG_KEY, None) != current_org.id:
         flash(_("The Facebook login did not start from this organization. Try again."), "error")
@@ -117,15 +120,6 @@ def meta_callback():
         flash(_("Facebook did not connect (%(reason)s). Try again.",
                 reason=exc.description or exc.error), "error")
         return redirect(url_for("settings.meta"))
-    except MetaError as exc:
-        db.session.rollback()
-        flash(_("Meta refused the connection: %(error)s", error=exc.info.message or str(exc)),
-              "error")
-        return redirect(url_for("settings.meta"))
-    except WhaTrackError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("settings.meta"))
     db.session.commit()
     flash(_("Facebook connected."), "success")
     return redirect(url_for("settings.meta"))
@@ -145,17 +139,13 @@ def meta_disconnect():
 
 @bp.post("/meta/check")
 @role_required("admin")
+@redirect_on_error("settings.meta", message=_l("Could not check the token: %(error)s"),
+                   meta_message=_l("Could not check the token: %(error)s"))
 def meta_check():
     conn = conversions.connection_of(current_org)
     if not EmptyForm().validate_on_submit() or conn is None or not conn.connected:
         abort(400)
-    try:
-        info = meta_connection.refresh_token_info(current_org, conn)
-    except (MetaError, WhaTrackError) as exc:
-        db.session.rollback()
-        flash(_("Could not check the token: %(error)s", error=getattr(exc, "message", str(exc))),
-              "error")
-        return redirect(url_for("settings.meta"))
+    info = meta_connection.refresh_token_info(current_org, conn)
     db.session.commit()
     flash(_("Token checked with Meta.") if info.is_valid else _("Meta says the token is no longer "
                                                                 "valid: reconnect Facebook."),
@@ -209,17 +199,13 @@ def meta_choose_dataset():
 
 @bp.post("/meta/dataset/create")
 @role_required("admin")
+@redirect_on_error("settings.meta_datasets",
+                   meta_message=_l("Meta refused to create the dataset: %(error)s"))
 def meta_create_dataset():
     conn = conversions.connection_of(current_org)
     if not EmptyForm().validate_on_submit() or conn is None or not conn.connected:
         abort(400)
-    try:
-        dataset = meta_connection.create_dataset(current_org, conn)
-    except MetaError as exc:
-        db.session.rollback()
-        flash(_("Meta refused to create the dataset: %(error)s",
-                error=exc.info.message or str(exc)), "error")
-        return redirect(url_for("settings.meta_datasets"))
+    dataset = meta_connection.create_dataset(current_org, conn)
     db.session.commit()
     flash(_("Dataset chosen: events go to %(id)s.", id=dataset.id), "success")
     return redirect(url_for("settings.meta"))

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
-from whatrack.services.meta_connection import LEAD_EVENT_CHOICES
+from whatrack.services.meta.connection import LEAD_EVENT_CHOICES
 
 NONE_CHOICE = SelectChoice("", "—")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,7 +17,9 @@ from whatrack.blueprints.settings.forms import (
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
-from whatrack.services import apikeys, orgs
+from whatrack.services.accounts import apikeys, orgs
+from whatrack.services.webhooks import commands as webhooks
+from whatrack.services.whatsapp.accounts import list_accounts
 from whatrack.tenancy import ROLE_RANK, current_org, current_role, org_required, role_required
 
 
@@ -156,8 +158,6 @@ def revoke_api_key(key_id: int):
 @bp.get("/whatsapp")
 @org_required
 def whatsapp():
-    from whatrack.services.whatsapp_accounts import list_accounts
-
     return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
                            features=feature_status())
 
@@ -165,10 +165,6 @@ def whatsapp():
 @bp.get("/webhooks")
 @role_required("admin")
 def webhook_events():
-    from flask import request
-
-    from whatrack.services import webhooks
-
     state = request.args.get("state") or None
     if state not in (None, "received", "processed", "failed", "unroutable"):
         state = None
@@ -179,15 +175,9 @@ def webhook_events():
 @bp.post("/webhooks/<int:event_id>/reprocess")
 @role_required("admin")
 def reprocess_webhook(event_id: int):
-    from whatrack.services import webhooks
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.webhooks import process_webhook_event
-
     if not EmptyForm().validate_on_submit():
         abort(400)
-    event = webhooks.get_org_event_or_404(current_org, event_id)
-    webhooks.reset_for_reprocess(event)
-    enqueue_after_commit(process_webhook_event, event.id)
+    webhooks.reprocess_event(webhooks.get_org_event(current_org, event_id))
     db.session.commit()
     flash(_("Delivery queued for processing again."), "info")
     return redirect(url_for("settings.webhook_events"))

@@ -10,7 +10,7 @@ from whatrack.blueprints.settings.forms import EmptyForm
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Stage
-from whatrack.services import stages as stage_service
+from whatrack.services.tickets import stages as stage_service
 from whatrack.tenancy import current_org, role_required
 
 

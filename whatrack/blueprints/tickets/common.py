@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
-from whatrack.errors import WhaTrackError, wants_json
+from whatrack.errors import NotFound, WhaTrackError, wants_json
 from whatrack.extensions import db
 from whatrack.models import Ticket
-from whatrack.services import board
+from whatrack.services.tickets import board
 from whatrack.tenancy import current_org
 
 
@@ -49,6 +49,8 @@ def done(ticket: Ticket, message: str | None = None, status: int = 200, **extra:
 
 def refused(exc: WhaTrackError, ticket: Ticket | None = None):
     """A domain refusal: 4xx JSON with the current card (to undo a drag), or a flash."""
+    if isinstance(exc, NotFound):
+        raise exc  # the app's handler answers 404 like any missing page
     db.session.rollback()
     if wants_json():
         body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message,

@@ -13,9 +13,12 @@ from whatrack.blueprints.tickets.common import done, form_field, refused, render
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Ticket
-from whatrack.services import board, orgs, sales, tickets
-from whatrack.services.stages import active_stages
-from whatrack.services.tickets import LOST_REASONS
+from whatrack.services.accounts import orgs
+from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.tickets import board, sales
+from whatrack.services.tickets import commands as tickets
+from whatrack.services.tickets.commands import LOST_REASONS
+from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, org_required
 
 
@@ -68,15 +71,13 @@ def panel(ticket_id: int):
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
         db.session.commit()
-    from whatrack.services import conversions
-
     context = {
         "ticket": ticket,
         "sales": sales.ticket_sales(current_org, ticket),
         "notes": tickets.ticket_notes(current_org, ticket),
         "members": orgs.list_members(current_org),
         "stages": active_stages(current_org),
-        "conversion_events": conversions.ticket_events(current_org, ticket),
+        "conversion_events": conversions_query.ticket_events(current_org, ticket),
         "lost_reasons": lost_reason_labels(),
     }
     in_drawer = bool(request.args.get("partial"))
@@ -93,9 +94,8 @@ def card(ticket_id: int):
 @bp.post("/dashboard/tickets/<int:ticket_id>/move")
 @org_required
 def move(ticket_id: int):
-    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    ticket = tickets.lock_ticket(current_org, ticket_id)
     try:
-        ticket = tickets.lock_ticket(current_org, ticket.id)
         tickets.check_version(ticket, seen_version())
         stage = tickets.stage_of(current_org, form_field("stage_id"))
         if stage.kind == "won":

@@ -10,25 +10,25 @@ from whatrack.blueprints.tickets.common import done, form_field, refused, seen_v
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Sale, Ticket
-from whatrack.services import sales
-from whatrack.services.money import parse_amount, parse_currency
+from whatrack.services.tickets import sales
+from whatrack.services.tickets.money import parse_amount, parse_currency
 from whatrack.tenancy import current_org, org_required, role_required
 
 
 @bp.post("/dashboard/tickets/<int:ticket_id>/sales")
 @org_required
 def create_sale(ticket_id: int):
-    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     origin = "kanban" if form_field("origin") == "kanban" else "panel"
     try:
         data = sales.SaleInput(value=parse_amount(form_field("value")),
                                currency=parse_currency(form_field("currency")),
                                description=form_field("description"))
-        sales.close_sale(current_org, ticket.id, data, origin, current_user, seen_version())
+        sale = sales.close_sale(current_org, ticket_id, data, origin, current_user,
+                                seen_version())
     except WhaTrackError as exc:
-        return refused(exc, ticket)
+        return refused(exc, Ticket.get_for_org_or_404(ticket_id, current_org))
     db.session.commit()
-    return done(db.session.get(Ticket, ticket.id), _("Sale recorded."), status=201)
+    return done(db.session.get(Ticket, sale.ticket_id), _("Sale recorded."), status=201)
 
 
 def _decide(sale_id: int, change, message: str):

@@ -25,7 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from whatrack.integrations.meta.signatures import verify_signature
-from whatrack.services.webhooks import store_webhook
+from whatrack.services.webhooks.store import store_webhook
 from whatrack.tasks.webhooks import intake_handoff
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from whatrack.errors import ConflictError, ValidationError
+from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Invite, Membership, Organization, User, utcnow
-from whatrack.services.stages import create_default_stages
+from whatrack.services.tickets.stages import create_default_stages
 from whatrack.tenancy import ROLE_RANK, bind_org, unscoped
 
 log = logging.getLogger(__name__)
@@ -187,15 +187,13 @@ def list_members(org: Organization) -> list[Membership]:
 
 
 def get_membership_or_404(org: Organization, membership_id: int) -> Membership:
-    from flask import abort
-
     membership = db.session.scalars(
         select(Membership).where(
             Membership.id == membership_id, Membership.organization_id == org.id
         )
     ).first()
     if membership is None:
-        abort(404)
+        raise NotFound()
     return membership
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from whatrack.errors import ValidationError
 from whatrack.extensions import db
 from whatrack.models import Organization, Sale, Ticket
-from whatrack.services.board import local_day_bounds
+from whatrack.services.tickets.board import local_day_bounds
 
 MAX_PERIOD_DAYS = 366
 
@@ -30,8 +30,6 @@ def parse_period(org: Organization, raw_from: str | None, raw_to: str | None,
                  today: date | None = None) -> Period:
     """?from=YYYY-MM-DD&to=YYYY-MM-DD; default the last 30 days ending today (org time)."""
     if today is None:
-        from zoneinfo import ZoneInfo
-
         today = datetime.now(ZoneInfo(org.timezone)).date()
     try:
         end = date.fromisoformat(raw_to) if raw_to else today
@@ -165,9 +163,3 @@ def stats_json(stats: Stats) -> dict:
             for r in stats.rows
         ],
     }
-
-
-def bar_widths(stats: Stats) -> dict[str, int]:
-    """Percent widths for the one small bar chart (leads by source)."""
-    top = max(stats.leads_by_source.values(), default=0) or 1
-    return defaultdict(int, {k: round(v * 100 / top) for k, v in stats.leads_by_source.items()})

@@ -27,7 +27,7 @@ from whatrack.models import (
     WhatsAppAccount,
     utcnow,
 )
-from whatrack.services import conversions
+from whatrack.services.conversions import commands as conversions
 from whatrack.tenancy import bind_org, unscoped
 
 log = logging.getLogger(__name__)

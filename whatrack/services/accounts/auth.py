@@ -15,7 +15,11 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import LoginAttempt, User, utcnow
 from whatrack.models.user import password_hash_method
-from whatrack.services.orgs import check_password_strength, find_user_by_email, normalize_email
+from whatrack.services.accounts.orgs import (
+    check_password_strength,
+    find_user_by_email,
+    normalize_email,
+)
 
 log = logging.getLogger(__name__)
 

@@ -8,23 +8,33 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whatrack.errors import ConflictError, ValidationError
+from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Membership, Organization, Stage, Ticket, User, utcnow
+from whatrack.models.base import MAX_DB_ID
 from whatrack.models.tickets import TicketEvent, TicketNote
 from whatrack.realtime.events import publish_after_commit
+from whatrack.services.conversions import commands as conversions
 
 log = logging.getLogger(__name__)
 
 LOST_REASONS = ("price", "no_reply", "competitor", "not_interested", "no_availability", "other")
 
 
-def lock_ticket(org: Organization, ticket_id: int) -> Ticket | None:
-    """The ticket with its row locked until commit (serialises concurrent changes)."""
+def lock_ticket(org: Organization, ticket_id: int) -> Ticket:
+    """The ticket with its row locked until commit (serialises concurrent changes).
+
+    Loaded here only, never by the caller first: one query, and the row is fresh.
+    """
+    if not -MAX_DB_ID <= ticket_id <= MAX_DB_ID:
+        raise NotFound()
     stmt = select(Ticket).where(Ticket.id == ticket_id, Ticket.organization_id == org.id)
-    return db.session.scalars(
+    ticket = db.session.scalars(
         stmt.with_for_update().execution_options(populate_existing=True)
     ).first()
+    if ticket is None:
+        raise NotFound()
+    return ticket
 
 
 def check_version(ticket: Ticket, seen_version: int | None) -> None:
@@ -77,8 +87,6 @@ def move_ticket(org: Organization, ticket: Ticket, stage: Stage, user: User | No
     record_event(org, ticket, "stage_changed", user, from_stage=previous, to_stage=stage.id,
                  lost_reason=ticket.lost_reason)
     _changed(org, ticket, "stage")
-    from whatrack.services import conversions
-
     conversions.on_stage_reached(org, ticket, stage)
     db.session.flush()
     log.info("ticket %s moved to stage %s", ticket.id, stage.id)

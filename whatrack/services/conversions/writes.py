@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, insert, text, update
 
 from whatrack.extensions import db
 from whatrack.models import MetaConversionAttempt, MetaConversionEvent, Organization
-
-if TYPE_CHECKING:
-    from whatrack.services.conversions_dispatch import Outgoing
+from whatrack.services.conversions.types import Outgoing
 
 _TABLE = MetaConversionEvent.__table__
 # Column -> PostgreSQL array type for the set-based UPDATE below.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from whatrack.cli.common import org_by_slug
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import MetaConversionEvent, Organization
-from whatrack.services import conversions, meta_connection
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.conversions.queries import reason_text
+from whatrack.services.meta import connection as meta_connection
 from whatrack.tenancy import bind_org, unscoped
 
 meta_cli = AppGroup("meta", help="Meta (Facebook) connection for the Conversions API.")
@@ -22,8 +25,6 @@ capi_cli = AppGroup("capi", help="Conversions API events.")
 @click.option("--test-event-code", default=None, help="Route events to Events Manager tests.")
 def connect_command(slug: str, token: str, dataset_id: str, test_event_code: str | None) -> None:
     """Store a Meta connection without the Facebook Login screen; waiting events go out."""
-    from whatrack.cli import org_by_slug
-
     org = org_by_slug(slug)
     with bind_org(org):
         try:
@@ -56,4 +57,4 @@ def resend_command(event_id: int) -> None:
             raise click.ClickException(exc.message) from exc
         db.session.commit()
         click.echo(f"conversion event {event_id} ({event.event_name}) queued: "
-                   f"{conversions.reason_text(event)}")
+                   f"{reason_text(event)}")

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,13 +50,14 @@ from whatrack.models import (
     WhatsAppAccount,
     utcnow,
 )
-from whatrack.services.conversions import (
+from whatrack.services.conversions.commands import (
     SKIPPING_CODES,
     connection_of,
     hold_pending_events,
     waiting_reason,
 )
-from whatrack.services.conversions_writes import insert_attempts, write_outcomes
+from whatrack.services.conversions.types import DispatchResult, Outgoing
+from whatrack.services.conversions.writes import insert_attempts, write_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -66,40 +66,6 @@ BACKOFF_CAP_SECONDS = 3600.0
 BODY_LIMIT = 4000
 _random = secrets.SystemRandom()
 _LAPTOP_LOCK = threading.Lock()
-
-
-@dataclass
-class DispatchResult:
-    locked: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    retrying: int = 0
-    requests: int = 0
-    held: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Outgoing:
-    """One locked event, what it needs to become a payload, and its outcome so far."""
-
-    id: int
-    data: capi.EventData
-    attempts: int
-    failures: int
-    sale_cancelled: bool = False
-    payload: str | None = None
-    status: str = "pending"
-    reason_code: str | None = None
-    next_attempt_at: datetime | None = None
-    last_attempt_at: datetime | None = None
-    sent_at: datetime | None = None
-    http_status: int | None = None
-    response_body: str | None = None
-    events_received: int | None = None
-    fbtrace_id: str | None = None
-    error: MetaErrorInfo | None = None
 
 
 class _TokenRefused(Exception):

@@ -9,12 +9,13 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whatrack.errors import ConflictError, ValidationError
+from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Organization, Sale, SaleEvent, Stage, Ticket, User, utcnow
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services import tickets as ticket_service
-from whatrack.services.stages import active_stages
+from whatrack.services.conversions import commands as conversions
+from whatrack.services.tickets import commands as ticket_service
+from whatrack.services.tickets.stages import active_stages
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def _approve(org: Organization, ticket: Ticket, sale: Sale, user: User | None) -
     if ticket.stage_id != stage.id:
         ticket_service.move_ticket(org, ticket, stage, user)
     ticket.version += 1
-    from whatrack.services import conversions
-
     conversions.record_purchase(org, sale)
     publish_after_commit(org.id, "sale.approved", {"ticket_id": ticket.id, "sale_id": sale.id,
                                                    "value": str(sale.value)})
@@ -73,10 +72,6 @@ def close_sale(org: Organization, ticket_id: int, data: SaleInput, origin: str,
     closing the same ticket at once make one sale; the second gets a conflict.
     """
     ticket = ticket_service.lock_ticket(org, ticket_id)
-    if ticket is None:
-        from flask import abort
-
-        abort(404)
     ticket_service.check_version(ticket, seen_version)
     sale = _new_sale(org, ticket, data, origin, user, "approved")
     _approve(org, ticket, sale, user)
@@ -98,9 +93,7 @@ def _lock_sale(org: Organization, sale_id: int) -> Sale:
     stmt = select(Sale).where(Sale.id == sale_id, Sale.organization_id == org.id)
     sale = db.session.scalars(stmt.with_for_update()).first()
     if sale is None:
-        from flask import abort
-
-        abort(404)
+        raise NotFound()
     return sale
 
 
@@ -143,8 +136,6 @@ def cancel_sale(org: Organization, sale_id: int, user: User, reason: str) -> Sal
     ticket = db.session.get(Ticket, sale.ticket_id)
     ticket_service.record_event(org, ticket, "sale_cancelled", user, sale_id=sale.id)
     db.session.flush()
-    from whatrack.services import conversions
-
     conversions.record_cancellation(org, sale)
     return sale
 

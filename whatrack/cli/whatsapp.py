@@ -11,21 +11,16 @@ import requests
 from flask import current_app
 from flask.cli import AppGroup
 
+from whatrack.cli.common import org_by_slug
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.integrations.meta.signatures import sign
 from whatrack.models import WebhookEvent, WhatsAppAccount
-from whatrack.services import webhooks
-from whatrack.services.whatsapp_accounts import attach_account, list_accounts
+from whatrack.services.webhooks import commands as webhooks
+from whatrack.services.whatsapp.accounts import attach_account, list_accounts
 from whatrack.tenancy import bind_org
 
 whatsapp_cli = AppGroup("whatsapp", help="WhatsApp numbers and webhooks.")
-
-
-def _org(slug: str):
-    from whatrack.cli import org_by_slug
-
-    return org_by_slug(slug)
 
 
 @whatsapp_cli.command("attach")
@@ -38,7 +33,7 @@ def _org(slug: str):
 def attach_command(slug: str, waba_id: str, phone_number_id: str, display_phone_number: str,
                    token: str, coexistence: bool) -> None:
     """Connect a number to an organization without the signup screen."""
-    org = _org(slug)
+    org = org_by_slug(slug)
     with bind_org(org):
         try:
             account = attach_account(org, waba_id=waba_id, phone_number_id=phone_number_id,
@@ -86,7 +81,7 @@ def simulate_command(slug: str, sender: str, text: str, name: str, ctwa_clid: st
     secret = current_app.config.get("META_APP_SECRET")
     if not secret:
         raise click.ClickException("META_APP_SECRET is not configured")
-    org = _org(slug)
+    org = org_by_slug(slug)
     with bind_org(org):
         accounts = list_accounts(org)
     if not accounts:
@@ -118,13 +113,9 @@ def unroutable_command() -> None:
 @click.argument("event_id", type=int)
 def reprocess_command(event_id: int) -> None:
     """Run one stored delivery again (after connecting its number, or a fix)."""
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.webhooks import process_webhook_event
-
     event = db.session.get(WebhookEvent, event_id)
     if event is None:
         raise click.ClickException(f"no webhook event {event_id}")
-    webhooks.reset_for_reprocess(event)
-    enqueue_after_commit(process_webhook_event, event.id)
+    webhooks.reprocess_event(event)
     db.session.commit()
     click.echo(f"webhook event {event_id} queued")

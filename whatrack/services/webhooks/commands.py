@@ -1,19 +1,16 @@
-"""Webhook deliveries: stored raw before the 200, processed (and re-processed) from the row."""
+"""Webhook deliveries: processed (and re-processed) from the stored row (store.py wrote it)."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, insert, literal_column, select
-from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select
 
-from whatrack.db_pool import note_disconnect
+from whatrack import queue
+from whatrack.errors import NotFound
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook import (
     ContactBookChange,
@@ -26,8 +23,8 @@ from whatrack.integrations.meta.webhook import (
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
 from whatrack.models.base import dialect_insert
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services import inbox
-from whatrack.services.whatsapp_accounts import (
+from whatrack.services.inbox import ingest as inbox
+from whatrack.services.whatsapp.accounts import (
     accounts_by_phone_number_id,
     accounts_by_waba_id,
     apply_account_update,
@@ -37,57 +34,6 @@ from whatrack.tenancy import bind_org
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-
-
-@functools.cache
-def _insert_event_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
-    """The intake's INSERT in this dialect's SQL and paramstyle, with its parameter order."""
-    table = WebhookEvent.__table__
-    stmt = insert(table).values(
-        source=bindparam("source"), body=bindparam("body"),
-        body_sha256=bindparam("body_sha256"), received_at=func.now(),
-        state=literal_column("'received'"), attempts=literal_column("0"),
-    ).returning(table.c.id)
-    compiled = stmt.compile(dialect=dialect)
-    return compiled.string, compiled.positiontup  # positiontup: None for named styles
-
-
-def store_webhook(engine: Engine, raw: bytes, source: str = "meta") -> int:
-    """Store the delivery exactly as received, durably (committed on return); its id.
-
-    The hottest statement we run, once per delivery, so it goes to the driver directly on
-    a pooled connection in autocommit: one round trip. Through SQLAlchemy's Connection it
-    took 0.75 ms of CPU per request instead of 0.54 (bench/README.md); the statement is
-    still SQLAlchemy's, compiled once per dialect. Errors come out as SQLAlchemy's.
-    """
-    sql, order = _insert_event_sql(engine.dialect)
-    values = {"source": source, "body": raw, "body_sha256": hashlib.sha256(raw).hexdigest()}
-    params = values if order is None else tuple(values[name] for name in order)
-    dialect = engine.dialect
-    dbapi_error = dialect.loaded_dbapi.Error
-    try:
-        connection = engine.raw_connection()  # the pool's checkout, idle ping included
-    except dbapi_error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-    driver = connection.driver_connection
-    try:
-        dialect.set_isolation_level(driver, "AUTOCOMMIT")
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, params)
-            event_id = cursor.fetchone()[0]
-        finally:
-            cursor.close()
-        dialect.reset_isolation_level(driver)
-    except dbapi_error as exc:
-        # Dead, or left in autocommit: either way it must not go back into the pool.
-        connection.invalidate(exc)
-        if dialect.is_disconnect(exc, driver, None):
-            note_disconnect(engine)
-        raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-    finally:
-        connection.close()
-    return event_id
 
 
 def lock_event(event_id: int) -> WebhookEvent | None:
@@ -172,12 +118,9 @@ def _process_group(org: Organization, account: WhatsAppAccount,
 
 
 def _after_message(org: Organization, received: inbox.Received) -> None:
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.messaging import fetch_media
-
     message = received.message
     if message.media_state == "pending":
-        enqueue_after_commit(fetch_media, org.id, message.id)
+        queue.enqueue_after_commit("fetch_media", org.id, message.id)
     publish_after_commit(org.id, "message.created", {
         "ticket_id": received.ticket.id, "message_id": message.id,
         "direction": message.direction, "ticket_created": received.ticket_created})
@@ -242,9 +185,10 @@ def record_failure(event_id: int, error: str) -> WebhookEvent | None:
     return event
 
 
-def reset_for_reprocess(event: WebhookEvent) -> None:
-    """An operator asked to run it again (e.g. after connecting a number)."""
+def reprocess_event(event: WebhookEvent) -> None:
+    """An operator asked to run it again (e.g. after connecting a number): after commit."""
     event.state, event.error, event.processed_at = "received", None, None
+    queue.enqueue_after_commit("process_webhook_event", event.id)
 
 
 def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 2000) -> list[int]:
@@ -283,10 +227,8 @@ def unroutable_events(limit: int = 200) -> list[WebhookEvent]:
     return list(db.session.scalars(stmt))
 
 
-def get_org_event_or_404(org: Organization, event_id: int) -> WebhookEvent:
-    """A delivery visible to ``org`` (it touched one of its numbers); 404 otherwise."""
-    from flask import abort
-
+def get_org_event(org: Organization, event_id: int) -> WebhookEvent:
+    """A delivery visible to ``org`` (it touched one of its numbers); NotFound otherwise."""
     stmt = (
         select(WebhookEvent)
         .join(WebhookEventRoute, WebhookEventRoute.webhook_event_id == WebhookEvent.id)
@@ -294,5 +236,5 @@ def get_org_event_or_404(org: Organization, event_id: int) -> WebhookEvent:
     )
     event = db.session.scalars(stmt).first()
     if event is None:
-        abort(404)
+        raise NotFound()
     return event

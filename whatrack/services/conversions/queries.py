@@ -10,15 +10,54 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from whatrack.errors import ValidationError
 from whatrack.extensions import db
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
-from whatrack.models import MetaConversionEvent, Organization
+from whatrack.models import MetaConversionEvent, Organization, Sale, Ticket
 from whatrack.models.conversions import EVENT_STATUSES
-from whatrack.services.conversions import reason_text
+
+# Why an event is skipped, failed or still waiting. English msgids; the API always shows
+# the pt-BR text. The first three are contract text (issue 5): "lead sem clique de anúncio
+# (ctwa_clid)", "conectar Facebook", "reconectar Facebook".
+REASONS = {
+    "no_click": _l("lead without an ad click (ctwa_clid)"),
+    "not_connected": _l("connect Facebook"),
+    "reconnect": _l("reconnect Facebook"),
+    "queued": _l("waiting to be sent"),
+    "no_dataset": _l("choose a dataset in the Meta settings"),
+    "retrying": _l("Meta unavailable; it will be retried automatically"),
+    "too_old": _l("event older than the 7 days Meta accepts"),
+    "future_time": _l("event time in the future"),
+    "no_waba": _l("the ticket's WhatsApp number is no longer connected"),
+    "no_value": _l("sale without a value or currency"),
+    "sale_cancelled": _l("sale cancelled before it was sent"),
+    "event_name_not_allowed": _l(
+        "event name not accepted by Meta for WhatsApp: choose one from the list in the Meta "
+        "settings"),
+    "invalid_click": _l(
+        "Meta did not recognise the ad click (ctwa_clid): this lead cannot be attributed"),
+    "dataset_denied": _l(
+        "the dataset cannot be reached with this token: share it with the business in "
+        "Business Manager or choose the WhatsApp dataset, then resend"),
+    "permission": _l("permission missing: reconnect Facebook accepting every permission, "
+                     "then resend"),
+    "meta_rejected": _l("Meta refused the event: %(message)s"),
+    "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
+    "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
+}
+# The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
+# carries the same words for the UI; keep both in step).
+CONTRACT_PT = {
+    "no_click": "lead sem clique de anúncio (ctwa_clid)",
+    "not_connected": "conectar Facebook",
+    "reconnect": "reconectar Facebook",
+}
+
 
 MAX_RANGE_DAYS = 366
 
@@ -164,3 +203,37 @@ def csv_rows(org: Organization, f: AuditFilter) -> Iterator[str]:
         row["reason"] = reason_text(event)
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
         yield flush()
+
+
+def reason_text(event: MetaConversionEvent) -> str | None:
+    """The reason in the current locale (pages)."""
+    if event.reason_code is None or event.reason_code not in REASONS:
+        return None
+    params = {"message": event.error_user_msg or event.error_message or "?",
+              "attempts": event.attempts, "received": event.events_received}
+    return str(REASONS[event.reason_code]) % params
+
+
+def reason_pt(event: MetaConversionEvent) -> str | None:
+    """The reason in pt-BR whatever the UI language (the API's contract)."""
+    if event.reason_code in CONTRACT_PT:
+        return CONTRACT_PT[event.reason_code]
+    with force_locale("pt_BR"):
+        return reason_text(event)
+
+
+def sale_purchase_event(org: Organization, sale: Sale) -> MetaConversionEvent | None:
+    """The Purchase event of ``sale`` (None if it has none)."""
+    stmt = select(MetaConversionEvent).where(
+        MetaConversionEvent.organization_id == org.id, MetaConversionEvent.sale_id == sale.id,
+        MetaConversionEvent.event_name == "Purchase")
+    return db.session.scalars(stmt).first()
+
+
+def ticket_events(org: Organization, ticket: Ticket) -> list[MetaConversionEvent]:
+    """The ticket's events, oldest first (the ticket panel shows where each one stands)."""
+    stmt = (select(MetaConversionEvent)
+            .where(MetaConversionEvent.organization_id == org.id,
+                   MetaConversionEvent.ticket_id == ticket.id)
+            .order_by(MetaConversionEvent.id))
+    return list(db.session.scalars(stmt))

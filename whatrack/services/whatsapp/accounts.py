@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
-from whatrack.models import Organization, WhatsAppAccount
-from whatrack.services.phones import digits
-from whatrack.tenancy import unscoped
+from whatrack.integrations.meta.webhook import MalformedPayload, parse_bytes
+from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount
+from whatrack.models.base import dialect_insert
+from whatrack.services.whatsapp.phones import digits
+from whatrack.tenancy import bind_org, unscoped
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +62,6 @@ def claim_unroutable_events(org: Organization, phone_number_id: str) -> int:
     They stay ``unroutable`` (nothing is applied behind the operators' back) but now show
     in the organization's webhook view, where "reprocess" turns them into rows.
     """
-    from whatrack.integrations.meta.webhook import MalformedPayload, parse_bytes
-    from whatrack.models import WebhookEvent, WebhookEventRoute
-    from whatrack.models.base import dialect_insert
-
     candidates = db.session.scalars(
         select(WebhookEvent).where(WebhookEvent.state == "unroutable",
                                    WebhookEvent.body.contains(phone_number_id.encode()))
@@ -120,8 +118,6 @@ def apply_account_update(waba_id: str, value: dict) -> list[WhatsAppAccount]:
     Runs from the webhook worker before any tenant is known; each change is written while
     bound to the account's organization.
     """
-    from whatrack.tenancy import bind_org
-
     event = str(value.get("event") or "")
     if event not in DISCONNECTING_EVENTS | RECONNECTING_EVENTS:
         return []

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from whatrack import queue
 from whatrack.errors import ConflictError
 from whatrack.extensions import db
 from whatrack.integrations.meta import capi
@@ -30,42 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Why an event is skipped, failed or still waiting. English msgids; the API always shows
-# the pt-BR text. The first three are contract text (issue 5): "lead sem clique de anúncio
-# (ctwa_clid)", "conectar Facebook", "reconectar Facebook".
-REASONS = {
-    "no_click": _l("lead without an ad click (ctwa_clid)"),
-    "not_connected": _l("connect Facebook"),
-    "reconnect": _l("reconnect Facebook"),
-    "queued": _l("waiting to be sent"),
-    "no_dataset": _l("choose a dataset in the Meta settings"),
-    "retrying": _l("Meta unavailable; it will be retried automatically"),
-    "too_old": _l("event older than the 7 days Meta accepts"),
-    "future_time": _l("event time in the future"),
-    "no_waba": _l("the ticket's WhatsApp number is no longer connected"),
-    "no_value": _l("sale without a value or currency"),
-    "sale_cancelled": _l("sale cancelled before it was sent"),
-    "event_name_not_allowed": _l(
-        "event name not accepted by Meta for WhatsApp: choose one from the list in the Meta "
-        "settings"),
-    "invalid_click": _l(
-        "Meta did not recognise the ad click (ctwa_clid): this lead cannot be attributed"),
-    "dataset_denied": _l(
-        "the dataset cannot be reached with this token: share it with the business in "
-        "Business Manager or choose the WhatsApp dataset, then resend"),
-    "permission": _l("permission missing: reconnect Facebook accepting every permission, "
-                     "then resend"),
-    "meta_rejected": _l("Meta refused the event: %(message)s"),
-    "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
-    "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
-}
-# The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
-# carries the same words for the UI; keep both in step).
-CONTRACT_PT = {
-    "no_click": "lead sem clique de anúncio (ctwa_clid)",
-    "not_connected": "conectar Facebook",
-    "reconnect": "reconectar Facebook",
-}
 SKIPPING_CODES = frozenset({"no_click", "too_old", "sale_cancelled"})
 CANCELLATION_EVENT = "OrderCanceled"  # Meta's name (business_messaging allows it, 5.4)
 # Waiting on a person (connect, reconnect, choose a dataset): no automatic attempt is due.
@@ -134,10 +96,7 @@ def _record(org: Organization, ticket: Ticket, *, event_name: str, event_id: str
 
 
 def enqueue_dispatch(org: Organization) -> None:
-    from whatrack.tasks import enqueue_after_commit
-    from whatrack.tasks.conversions import send_conversion_events
-
-    enqueue_after_commit(send_conversion_events, org.id)
+    queue.enqueue_after_commit("send_conversion_events", org.id)
 
 
 def record_purchase(org: Organization, sale: Sale) -> None:
@@ -168,8 +127,12 @@ def record_cancellation(org: Organization, sale: Sale) -> None:
             event_time=sale.cancelled_at or utcnow())
 
 
-def record_lead(org: Organization, ticket: Ticket) -> None:
-    """Queue the lead event of a ticket opened by a click-to-WhatsApp ad (if switched on)."""
+def record_lead(org: Organization, ticket: Ticket, event_time: datetime | None = None) -> None:
+    """Queue the lead event of a ticket attributed to a click-to-WhatsApp ad (if switched on).
+
+    ``event_time``: when the customer tapped the ad (the touch's message), which may be
+    long before the ticket was opened or attributed.
+    """
     conn = connection_of(org)
     enabled = conn.lead_event_enabled if conn else True
     if not enabled:
@@ -177,7 +140,7 @@ def record_lead(org: Organization, ticket: Ticket) -> None:
     name = conn.lead_event_name if conn else "LeadSubmitted"
     _record(org, ticket, event_name=name, trigger="new_lead",
             event_id=make_event_id(org, "ticket", ticket.id, name),
-            event_time=ticket.created_at or utcnow())
+            event_time=event_time or ticket.created_at or utcnow())
 
 
 def on_stage_reached(org: Organization, ticket: Ticket, stage: Stage) -> None:
@@ -188,79 +151,6 @@ def on_stage_reached(org: Organization, ticket: Ticket, stage: Stage) -> None:
         return
     _record(org, ticket, event_name=name, trigger="stage",
             event_id=make_event_id(org, "ticket", ticket.id, name), event_time=utcnow())
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-def reason_text(event: MetaConversionEvent) -> str | None:
-    """The reason in the current locale (pages)."""
-    if event.reason_code is None or event.reason_code not in REASONS:
-        return None
-    params = {"message": event.error_user_msg or event.error_message or "?",
-              "attempts": event.attempts, "received": event.events_received}
-    return str(REASONS[event.reason_code]) % params
-
-
-def reason_pt(event: MetaConversionEvent) -> str | None:
-    """The reason in pt-BR whatever the UI language (the API's contract)."""
-    if event.reason_code in CONTRACT_PT:
-        return CONTRACT_PT[event.reason_code]
-    with force_locale("pt_BR"):
-        return reason_text(event)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
-
-
-def event_json(event: MetaConversionEvent) -> dict[str, Any]:
-    """A conversion event as the JSON API shows it (ARCHITECTURE.md)."""
-    error = None
-    if event.error_code is not None or event.error_message:
-        error = {"code": event.error_code, "subcode": event.error_subcode,
-                 "message": event.error_message}
-    return {
-        "id": event.id,
-        "event_name": event.event_name,
-        "event_id": event.event_id,
-        "status": event.status,
-        "attempts": event.attempts,
-        "fbtrace_id": event.fbtrace_id,
-        "events_received": event.events_received,
-        "error": error,
-        "reason": reason_pt(event),
-        "ticket_id": event.ticket_id,
-        "sale_id": event.sale_id,
-        "event_time": _iso(event.event_time),
-        "value": _money(event.value),
-        "currency": event.currency,
-        "next_attempt_at": _iso(event.next_attempt_at) if event.status == "pending" else None,
-        "sent_at": _iso(event.sent_at),
-        "created_at": _iso(event.created_at),
-    }
-
-
-def sale_event_json(org: Organization, sale: Sale) -> dict | None:
-    """The Purchase event of ``sale`` as the API shows it (None if it has none)."""
-    stmt = select(MetaConversionEvent).where(
-        MetaConversionEvent.organization_id == org.id, MetaConversionEvent.sale_id == sale.id,
-        MetaConversionEvent.event_name == "Purchase")
-    event = db.session.scalars(stmt).first()
-    return event_json(event) if event else None
-
-
-def ticket_events(org: Organization, ticket: Ticket) -> list[MetaConversionEvent]:
-    """The ticket's events, oldest first (the ticket panel shows where each one stands)."""
-    stmt = (select(MetaConversionEvent)
-            .where(MetaConversionEvent.organization_id == org.id,
-                   MetaConversionEvent.ticket_id == ticket.id)
-            .order_by(MetaConversionEvent.id))
-    return list(db.session.scalars(stmt))
 
 
 # --- changing state -----------------------------------------------------------------------

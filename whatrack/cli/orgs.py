@@ -1,17 +1,18 @@
-"""Operator commands: ``flask --app wsgi org create | apikey create | demo``."""
+"""``flask --app wsgi org create | apikey create | demo``."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from whatrack.cli.common import fail, org_by_slug
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Membership, Organization
-from whatrack.services import apikeys, orgs
-from whatrack.services.whatsapp_accounts import attach_account, list_accounts
+from whatrack.services.accounts import apikeys, orgs
+from whatrack.services.whatsapp.accounts import attach_account, list_accounts
 from whatrack.tenancy import bind_org
 
 org_cli = AppGroup("org", help="Organizations.")
@@ -25,18 +26,6 @@ DEMO_PHONE_NUMBER_ID = "100000000000901"
 DEMO_DISPLAY_NUMBER = "5511900000000"
 
 
-def _fail(message: str) -> None:
-    db.session.rollback()
-    raise click.ClickException(message)
-
-
-def org_by_slug(slug: str) -> Organization:
-    org = db.session.scalars(select(Organization).where(Organization.slug == slug)).first()
-    if org is None:
-        _fail(f"no organization with slug {slug!r}")
-    return org
-
-
 @org_cli.command("create")
 @click.option("--name", required=True)
 @click.option("--owner-email", required=True)
@@ -46,7 +35,7 @@ def create_org_command(name: str, owner_email: str, owner_password: str) -> None
     try:
         result = orgs.sign_up(name, "", owner_email, owner_password)
     except WhaTrackError as exc:
-        _fail(str(exc.message))
+        fail(str(exc.message))
     db.session.commit()
     click.echo(result.org.slug)
 
@@ -99,31 +88,3 @@ def demo_command() -> None:
     click.echo(f"  password: {current_app.config['DEMO_PASSWORD']}")
     click.echo("  a customer message, while the app runs: flask --app wsgi whatsapp simulate "
                f"--org {org.slug} --from 5511988887777 --text 'Oi!' --ctwa-clid demo-click")
-
-
-@click.command("scheduler")
-def scheduler_command() -> None:
-    """Enqueue the periodic sweepers forever (run exactly one per deployment)."""
-    import threading
-
-    from whatrack.tasks.schedule import run_scheduler
-
-    click.echo("scheduler running (Ctrl-C to stop)")
-    try:
-        run_scheduler(threading.Event())
-    except KeyboardInterrupt:
-        pass
-
-
-def register_cli(app: Flask) -> None:
-    app.cli.add_command(org_cli)
-    app.cli.add_command(apikey_cli)
-    app.cli.add_command(demo_command)
-    app.cli.add_command(scheduler_command)
-
-    from whatrack.cli_meta import capi_cli, meta_cli
-    from whatrack.cli_whatsapp import whatsapp_cli
-
-    app.cli.add_command(whatsapp_cli)
-    app.cli.add_command(meta_cli)
-    app.cli.add_command(capi_cli)

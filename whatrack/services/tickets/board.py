@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
 from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
-from whatrack.services.stages import active_stages
+from whatrack.services.tickets.stages import active_stages
 
 CLOSED_WINDOW_DAYS = 30
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook import (
@@ -28,8 +28,9 @@ from whatrack.models import (
 from whatrack.models.base import dialect_insert
 from whatrack.models.whatsapp import STATUS_RANK
 from whatrack.realtime.events import publish_after_commit
-from whatrack.services.phones import canonical_wa_id, digits, mask
-from whatrack.services.stages import entry_stage
+from whatrack.services.inbox import attribution
+from whatrack.services.tickets.stages import entry_stage
+from whatrack.services.whatsapp.phones import canonical_wa_id, digits, mask
 
 log = logging.getLogger(__name__)
 
@@ -122,25 +123,26 @@ def _open_ticket(org: Organization, account: WhatsAppAccount, contact: Contact) 
     return db.session.scalars(stmt.with_for_update()).first()
 
 
+def _ticket_at(account: WhatsAppAccount, contact: Contact, when: datetime) -> Ticket | None:
+    """The live ticket a message written at ``when`` belongs to: the first not closed by then.
+
+    Meta delivers late (it retries for days) and out of order: a message written before
+    its ticket was closed (won with a sale, lost) belongs to that conversation, so its
+    click still reaches that sale; only later messages open a new ticket. Imported
+    history tickets are never reopened by live messages.
+    """
+    stmt = select(Ticket).where(
+        Ticket.contact_id == contact.id,
+        Ticket.whatsapp_account_id == account.id,
+        Ticket.imported.is_(False),
+        or_(Ticket.closed_at.is_(None), Ticket.closed_at >= when),
+    ).order_by(Ticket.id).limit(1)
+    return db.session.scalars(stmt.with_for_update()).first()
+
+
 def _latest_ticket(contact: Contact) -> Ticket | None:
     stmt = select(Ticket).where(Ticket.contact_id == contact.id).order_by(Ticket.id.desc())
     return db.session.scalars(stmt.limit(1)).first()
-
-
-def _apply_lead_source(ticket: Ticket, item: InboundMessage) -> None:
-    referral = item.referral
-    if item.origin != "customer" or referral is None:
-        return
-    ticket.lead_source = "ad"
-    ticket.ctwa_clid = referral.ctwa_clid
-    ticket.source_id = referral.source_id
-    ticket.source_type = referral.source_type
-    ticket.source_url = referral.source_url
-    ticket.ad_headline = referral.headline
-    ticket.ad_body = referral.body
-    ticket.ad_media_type = referral.media_type
-    ticket.ad_media_url = referral.image_url or referral.video_url or referral.thumbnail_url
-    ticket.referral = referral.raw or None
 
 
 def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
@@ -155,22 +157,19 @@ def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
         # A past conversation is filed closed: the customer's next live message is a new ticket.
         closed_at=utcnow() if item.is_history else None,
     )
-    _apply_lead_source(ticket, item)
+    # Its lead source comes from touches (attribution.record_touch), whatever message opens it.
     db.session.add(ticket)
     db.session.flush()
-    if ticket.lead_source == "ad":
-        from whatrack.services import conversions
-
-        conversions.record_lead(org, ticket)
     log.info("ticket %s opened (source %s)", ticket.id, ticket.lead_source)
     return ticket
 
 
 def _ticket_for(org: Organization, account: WhatsAppAccount, contact: Contact,
                 item: InboundMessage) -> tuple[Ticket, bool]:
-    ticket = _open_ticket(org, account, contact)
-    if ticket is None and item.is_history:
-        ticket = _latest_ticket(contact)
+    if item.is_history:
+        ticket = _open_ticket(org, account, contact) or _latest_ticket(contact)
+    else:
+        ticket = _ticket_at(account, contact, item.timestamp or utcnow())
     if ticket is not None:
         return ticket, False
     return _new_ticket(org, account, contact, item), True
@@ -300,6 +299,7 @@ def receive_message(org: Organization, account: WhatsAppAccount,
         return None
     _touch_ticket(ticket, item, message.timestamp)
     _apply_pending_statuses(org, message)
+    attribution.record_touch(org, ticket, message, item)
     db.session.flush()
     log.info("message %s stored on ticket %s from %s", message.id, ticket.id,
              mask(contact.wa_id))

@@ -15,6 +15,7 @@ from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.commands import LOST_REASONS
@@ -71,9 +72,11 @@ def panel(ticket_id: int):
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
         db.session.commit()
+    ticket_sales = sales.ticket_sales(current_org, ticket)
     context = {
         "ticket": ticket,
-        "sales": sales.ticket_sales(current_org, ticket),
+        "sales": ticket_sales,
+        "evidence": copilot_queries.evidence_messages(current_org, ticket_sales),
         "notes": tickets.ticket_notes(current_org, ticket),
         "members": orgs.list_members(current_org),
         "stages": active_stages(current_org),

@@ -34,6 +34,7 @@ def upgrade():
     sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('detector', sa.String(length=16), nullable=True),
     sa.Column('outcome', sa.String(length=32), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('organization_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], ondelete='CASCADE'),
@@ -42,6 +43,7 @@ def upgrade():
     sa.UniqueConstraint('ticket_id', name='uq_copilot_reviews_ticket')
     )
     op.create_index(op.f('ix_copilot_reviews_organization_id'), 'copilot_reviews', ['organization_id'], unique=False)
+    op.create_index(op.f('ix_copilot_reviews_due_at'), 'copilot_reviews', ['due_at'], unique=False)
     op.add_column('sales', sa.Column('confidence', sa.Numeric(precision=3, scale=2), nullable=True))
     op.add_column('sales', sa.Column('proposal_reason', sa.String(length=500), nullable=True))
     op.add_column('sales', sa.Column('decision_note', sa.String(length=500), nullable=True))
@@ -54,6 +56,7 @@ def downgrade():
     op.drop_column('sales', 'decision_note')
     op.drop_column('sales', 'proposal_reason')
     op.drop_column('sales', 'confidence')
+    op.drop_index(op.f('ix_copilot_reviews_due_at'), table_name='copilot_reviews')
     op.drop_index(op.f('ix_copilot_reviews_organization_id'), table_name='copilot_reviews')
     op.drop_table('copilot_reviews')
     op.drop_index(op.f('ix_copilot_settings_organization_id'), table_name='copilot_settings')

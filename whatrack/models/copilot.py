@@ -37,3 +37,6 @@ class CopilotReview(TenantMixin, TimestampMixin, db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detector: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(32))
+    # When the conversation will have been quiet long enough to read (each new message
+    # pushes it back); the sweeper claims due rows. None: nothing new to read.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -1,4 +1,4 @@
-"""The copilot reads a quiet conversation and proposes sales (queue "copilot": it may lag).
+"""The copilot reads quiet conversations and proposes sales (queue "copilot": it may lag).
 
 It only reads messages and writes proposals; it has no way to send anything to a customer.
 """
@@ -29,3 +29,14 @@ def review_ticket_sales(org_id: int, ticket_id: int) -> None:
         outcome = review.review_ticket(org, ticket_id)
         db.session.commit()
         log.debug("copilot review of ticket %s: %s", ticket_id, outcome)
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
+def sweep_copilot_reviews() -> None:
+    """Enqueue the review of every conversation that has now been quiet long enough."""
+    due = review.claim_due_reviews()
+    db.session.commit()
+    for org_id, ticket_id in due:
+        review_ticket_sales.send(org_id, ticket_id)
+    if due:
+        log.info("copilot: %d conversations to read", len(due))

@@ -1,9 +1,10 @@
 """When and how the copilot reads a ticket, and how a detection becomes a proposal.
 
-New messages schedule a review COPILOT_DEBOUNCE_SECONDS later; the review runs only if the
-conversation has been quiet that long (otherwise a later message's review will), and only
-when messages arrived since the last one it read. It never writes to the customer: the only
-thing it creates is a proposed sale.
+Each new message sets the ticket's review due COPILOT_DEBOUNCE_SECONDS later (a later
+message pushes it back); a sweeper every few seconds claims the due ones and enqueues their
+review. No queue message waits a minute per chat message, and a lost message is claimed
+again after a lease. The review reads only when messages arrived since the last one it read.
+It never writes to the customer: the only thing it creates is a proposed sale.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from whatrack import queue
 from whatrack.extensions import db
 from whatrack.integrations.llm import LLMSettings
 from whatrack.models import CopilotReview, Message, Organization, Sale, Ticket, utcnow
@@ -25,6 +25,7 @@ from whatrack.services.copilot.detection import ChatMessage, Detection, SaleDete
 from whatrack.services.copilot.llm_detector import LLMDetector
 from whatrack.services.copilot.queries import llm_configured, settings_of
 from whatrack.services.tickets import sales as sales_service
+from whatrack.tenancy import unscoped
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ REVIEW_ACTOR = "review_ticket_sales"
 # The built-in detector reads this many of the latest messages (the LLM one fewer).
 READ_MESSAGES = 60
 SAME_SALE_WINDOW = timedelta(days=1)
+CLAIM_BATCH = 500
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 def debounce_seconds() -> int:
@@ -39,11 +42,33 @@ def debounce_seconds() -> int:
 
 
 def schedule_review(org: Organization, ticket: Ticket) -> None:
-    """After a new message on ``ticket``: look at it once the conversation is quiet."""
+    """After a new message on ``ticket``: read it once the conversation is quiet."""
     if not settings_of(org).enabled:
         return
-    queue.enqueue_after_commit(REVIEW_ACTOR, org.id, ticket.id,
-                               delay=debounce_seconds() * 1000)
+    due = utcnow() + timedelta(seconds=debounce_seconds())
+    stmt = dialect_insert(CopilotReview).values(
+        organization_id=org.id, ticket_id=ticket.id, last_message_id=0, due_at=due,
+        created_at=utcnow())
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"],
+                                                  set_={"due_at": due}))
+
+
+def claim_due_reviews(now: datetime | None = None, limit: int = CLAIM_BATCH
+                      ) -> list[tuple[int, int]]:
+    """(organization id, ticket id) of every review now due, across tenants (the sweeper).
+
+    Claimed rows are leased for CLAIM_LEASE: if the queue message is lost, the next sweep
+    after the lease claims them again; the review clears the row when it runs.
+    """
+    now = now or utcnow()
+    due = (select(CopilotReview.id).where(CopilotReview.due_at <= now)
+           .order_by(CopilotReview.due_at).limit(limit).with_for_update(skip_locked=True))
+    stmt = (update(CopilotReview).where(CopilotReview.id.in_(due.scalar_subquery()))
+            .values(due_at=now + CLAIM_LEASE)
+            .returning(CopilotReview.organization_id, CopilotReview.ticket_id)
+            .execution_options(synchronize_session=False))
+    with unscoped():
+        return [(row.organization_id, row.ticket_id) for row in db.session.execute(stmt)]
 
 
 def detector_for(org: Organization) -> SaleDetector:
@@ -81,14 +106,19 @@ def review_ticket(org: Organization, ticket_id: int, now: datetime | None = None
                                 .order_by(Message.id.desc()).limit(1)).first()
     if latest is None:
         return "empty"
-    if now - latest.created_at < timedelta(seconds=debounce_seconds()):
-        return "not_quiet"  # the latest message scheduled its own review
     review = _lock_review(org, ticket)
+    quiet_at = latest.created_at + timedelta(seconds=debounce_seconds())
+    if now < quiet_at:
+        review.due_at = quiet_at  # a message arrived after the claim: read it later
+        return "not_quiet"
+    review.due_at = None
     if review.last_message_id >= latest.id:
         return "already_read"
-    recent = list(reversed(db.session.scalars(
+    # The latest messages in the order they were written (webhooks may arrive out of order).
+    recent = sorted(db.session.scalars(
         select(Message).where(Message.ticket_id == ticket.id, Message.id <= latest.id)
-        .order_by(Message.id.desc()).limit(READ_MESSAGES)).all()))
+        .order_by(Message.id.desc()).limit(READ_MESSAGES)).all(),
+        key=lambda m: (m.timestamp, m.id))
     detector = detector_for(org)
     proposed = 0
     for detection in detector.detect(_chat(recent)):

@@ -332,13 +332,17 @@ def test_automatic_event_becomes_a_proposal_and_its_approval_confirms_it(
 
 
 def test_manual_sale_of_the_same_value_approves_the_automatic_event(
-        whatsapp_org, post_webhook, worker, db):
+        whatsapp_org, post_webhook, worker, db, client, login):
     from whatrack.models import Organization, Sale, Ticket, User
     from whatrack.services.tickets import sales
 
     post_webhook(load_fixture("inbound_ctwa_referral"))
     post_webhook(load_fixture("automatic_events_purchase"))
     worker.drain()
+    login(whatsapp_org["email"])
+    [pending] = all_rows(Sale)
+    html = client.get(f"/dashboard/tickets/{pending.ticket_id}").get_data(as_text=True)
+    assert "data-meta-detection" in html and "A Meta detectou uma venda de R$" in html
     with bind_org(whatsapp_org["org_id"]):
         org = db.session.get(Organization, whatsapp_org["org_id"])
         ticket = db.session.scalars(select(Ticket)).one()
@@ -397,3 +401,49 @@ def test_settings_choose_the_llm_detector_only_when_one_is_configured(
     assert sale.proposal_reason == "A cliente pagou o pix do clareamento."
     sent = json.dumps(llm.requests[0], ensure_ascii=False)
     assert CUSTOMER not in sent
+
+
+def test_no_copilot_path_writes_to_the_customer(talk, app, client, make_api_key, post_webhook,
+                                                worker, db, fake_graph, connect_meta,
+                                                meta_app):
+    """Review, rejection, approval, Meta's automatic event and its approval, the LLM
+    detector and its fall-back: none of them sends anything to the customer."""
+    from whatrack.models import Message
+
+    connect_meta(talk["org_id"])
+    key = make_api_key(talk["org_id"])[1]
+    _review(db, talk)
+    first = _sales(db)[-1]
+    client.post(f"/api/v1/sales/{first.id}/reject", json={"reason": "teste"},
+                headers=bearer(key))
+    _answer(post_webhook, "wamid.quote2", "A manutenção fica R$ 150.", TS + 500)
+    _say(post_webhook, "wamid.paid2", "Paguei a manutenção, segue o comprovante", TS + 560)
+    worker.drain()
+    llm = FakeLLM().start()  # the LLM detector answers nonsense: the built-in one decides
+    previous = (app.config["LLM_BASE_URL"], app.config.get("LLM_MODEL"))
+    app.config.update(LLM_BASE_URL=llm.url, LLM_MODEL="fake-model")
+    try:
+        from whatrack.services.copilot import commands
+
+        commands.update_settings(talk["org"], enabled=True, detector="llm")
+        db.session.commit()
+        llm.answer_json({"sale": "talvez"})
+        assert _review(db, talk) == "proposed 1"
+    finally:
+        app.config.update(LLM_BASE_URL=previous[0], LLM_MODEL=previous[1])
+        llm.stop()
+    second = _sales(db)[-1]
+    assert second.evidence["notes"] == ["llm_fallback"]
+    client.post(f"/api/v1/sales/{second.id}/approve", headers=bearer(key))
+    post_webhook(load_fixture("automatic_events_purchase"))
+    worker.drain()
+    detected = _sales(db)[-1]
+    assert detected.origin == "meta"
+    client.post(f"/api/v1/sales/{detected.id}/approve", headers=bearer(key))
+    worker.drain()
+
+    assert [s.status for s in _sales(db)] == ["rejected", "approved", "approved"]
+    assert not [r for r in fake_graph.requests if r.path.endswith("/messages")]
+    outbound = all_rows(Message, Message.direction == "outbound")
+    assert sorted(m.wamid for m in outbound) == ["wamid.quote", "wamid.quote2"]
+    assert {m.origin for m in outbound} == {"business_app_echo"}

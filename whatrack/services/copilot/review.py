@@ -42,9 +42,11 @@ def debounce_seconds() -> int:
 
 
 def schedule_review(org: Organization, ticket: Ticket) -> None:
-    """After a new message on ``ticket``: read it once the conversation is quiet."""
-    if not settings_of(org).enabled:
-        return
+    """After a new message on ``ticket``: read it once the conversation is quiet.
+
+    One statement on the webhook path: whether the organization switched the copilot off
+    is checked when the review runs, not here.
+    """
     due = utcnow() + timedelta(seconds=debounce_seconds())
     stmt = dialect_insert(CopilotReview).values(
         organization_id=org.id, ticket_id=ticket.id, last_message_id=0, due_at=due,

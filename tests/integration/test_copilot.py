@@ -170,6 +170,9 @@ def test_switched_off_organization_is_not_read(talk, app, db):
     db.session.commit()
     assert _review(db, talk) == "disabled"
     assert _sales(db) == []
+    from whatrack.models import CopilotReview
+
+    assert all_rows(CopilotReview)[0].due_at is None  # not claimed again and again
 
 
 def test_no_proposal_when_the_same_sale_was_approved_within_a_day(talk, db):

@@ -99,16 +99,18 @@ def _chat(messages: list[Message]) -> list[ChatMessage]:
 def review_ticket(org: Organization, ticket_id: int, now: datetime | None = None) -> str:
     """Read the ticket's new messages and propose the sales found; returns what happened."""
     now = now or utcnow()
-    if not settings_of(org).enabled:
-        return "disabled"
     ticket = Ticket.get_for_org(ticket_id, org)
     if ticket is None:
-        return "gone"
+        return "gone"  # its review row went with it (ON DELETE CASCADE)
+    review = _lock_review(org, ticket)
+    if not settings_of(org).enabled:
+        review.due_at = None  # switched off: the sweeper stops claiming it
+        return "disabled"
     latest = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
                                 .order_by(Message.id.desc()).limit(1)).first()
     if latest is None:
+        review.due_at = None
         return "empty"
-    review = _lock_review(org, ticket)
     quiet_at = latest.created_at + timedelta(seconds=debounce_seconds())
     if now < quiet_at:
         review.due_at = quiet_at  # a message arrived after the claim: read it later

@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 
 from whatrack.blueprints.dashboard import bp
 from whatrack.errors import ValidationError
-from whatrack.services.billing.state import billing_summary
 from whatrack.services.reports import stats as stats_service
 from whatrack.services.whatsapp.accounts import has_connected_number
 from whatrack.tenancy import current_org, org_required
@@ -26,11 +25,6 @@ COMING_SOON = {
         _l("Tracking"),
         _l("Tracking links with UTMs that tag leads who do not come from an ad."),
     ),
-    "billing": (
-        "/billing",
-        _l("Billing"),
-        _l("Your plan, trial and invoices."),
-    ),
 }
 
 
@@ -44,8 +38,8 @@ def home():
     except ValidationError as exc:
         period, error = stats_service.parse_period(current_org, None, None), exc.message
     stats = stats_service.compute_stats(current_org, period)
-    return render_template("dashboard/home.html", billing=billing_summary(current_org),
-                           stats=stats, bars=bar_widths(stats), period_error=error,
+    return render_template("dashboard/home.html", stats=stats, bars=bar_widths(stats),
+                           period_error=error,
                            has_number=has_connected_number(current_org))
 
 

@@ -131,28 +131,29 @@ class StripeGateway:
     def invoices(self, customer: str, limit: int = 12) -> list[Invoice]:
         page = self._call("list invoices", self._client.v1.invoices.list,
                           params={"customer": customer, "limit": limit})
+        rows = [i.to_dict() for i in page.data]
         return [
-            Invoice(id=i.id, number=i.get("number"), status=i.get("status"),
+            Invoice(id=i["id"], number=i.get("number"), status=i.get("status"),
                     amount=from_minor_units(i.get("amount_paid") if i.get("status") == "paid"
                                             else i.get("amount_due")),
                     currency=(i.get("currency") or "brl").upper(),
                     created=from_timestamp(i.get("created")) or datetime.now(UTC),
                     hosted_invoice_url=i.get("hosted_invoice_url"),
                     invoice_pdf=i.get("invoice_pdf"))
-            for i in page.data
+            for i in rows
         ]
 
     def price(self, price_id: str) -> Price:
         price = self._call("retrieve price", self._client.v1.prices.retrieve, price_id,
-                           params={"expand": ["product"]})
+                           params={"expand": ["product"]}).to_dict()
         product = price.get("product")
         recurring = price.get("recurring") or {}
         unit_amount = price.get("unit_amount")
-        return Price(id=price.id,
+        return Price(id=price["id"],
                      amount=None if unit_amount is None else from_minor_units(unit_amount),
                      currency=(price.get("currency") or "brl").upper(),
                      interval=recurring.get("interval"),
-                     product_name=product.get("name") if hasattr(product, "get") else None)
+                     product_name=product.get("name") if isinstance(product, dict) else None)
 
 
 def verify_webhook(payload: bytes, signature_header: str | None, secret: str,

@@ -28,7 +28,7 @@ ALLOWED_WHEN_READ_ONLY: dict[str, str] = {
     "auth.login": "logging in names no organization's data",
     "auth.signup": "creates a new organization with its own trial",
     "auth.switch_org": "another organization of the same person may be paid",
-    "auth.account_password": "a person's own password, not the organization's data",
+    "auth.change_password": "a person's own password, not the organization's data",
     "auth.accept_invite": "joins the inviting organization, which is checked on its own",
     "settings.revoke_api_key": "taking access away must work even when nobody pays",
     "settings.remove_member": "taking access away must work even when nobody pays",

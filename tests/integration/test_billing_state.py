@@ -96,9 +96,12 @@ def test_canceled_is_read_only_at_once_and_active_without_an_end_stays_active(ap
 
 @pytest.mark.endpoint("dashboard.home")
 @pytest.mark.parametrize(("values", "banner", "text"), [
-    ({}, "trialing", "Your free trial ends in %(num)d days (%(date)s)."),
+    ({}, "trialing", ("Your free trial ends in %(num)d day (%(date)s).",
+                      "Your free trial ends in %(num)d days (%(date)s).")),
     ({"billing_state": "past_due", "days_ago": 2}, "past_due",
-     "We could not charge your subscription."),
+     ("We could not charge your subscription. Update your payment within %(num)d day (until "
+      "%(date)s) to keep full access.", "We could not charge your subscription. Update your "
+      "payment within %(num)d days (until %(date)s) to keep full access.")),
     ({"trial_ends_at_days": -1}, "read_only",
      "The dashboard is read-only: you can see everything, but changes are paused. Incoming "
      "WhatsApp messages are still recorded."),
@@ -125,11 +128,13 @@ def test_the_banner_shows_days_left_payment_problems_and_read_only(
         assert "data-billing-banner" not in html
         return
     assert f'data-billing-banner="{banner}"' in html
-    from flask_babel import force_locale, gettext
+    from flask_babel import force_locale, gettext, ngettext
 
     with app.test_request_context(), force_locale("pt_BR"):
-        translated = gettext(text)
-    assert translated.split("%(")[0] in html
+        translated = (ngettext(*text, 5, date="X") if isinstance(text, tuple)
+                      else gettext(text))
+    assert translated.split("5")[0] in html  # the sentence up to the number of days
+    assert not translated.startswith(("Your", "We ", "The "))  # it is pt-BR
 
 
 # --- CLI --------------------------------------------------------------------------------

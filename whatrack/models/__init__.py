@@ -12,7 +12,7 @@ from whatrack.models.conversions import (
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
-from whatrack.models.user import LoginAttempt, User
+from whatrack.models.user import LoginAttempt, User, UserSession
 from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
 from whatrack.models.whatsapp import (
     Contact,
@@ -51,6 +51,7 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "User",
+    "UserSession",
     "WebhookEvent",
     "WebhookEventRoute",
     "WhatsAppAccount",

@@ -25,6 +25,7 @@ ALLOWED_WHEN_READ_ONLY: dict[str, str] = {
     "billing.checkout": "paying is how a read-only organization gets out of it",
     "billing.portal": "fixing the card is how a past-due organization gets out of it",
     "auth.logout": "leaving is always possible",
+    "auth.logout_everywhere": "signing a stolen device out must always work",
     "auth.login": "logging in names no organization's data",
     "auth.signup": "creates a new organization with its own trial",
     "auth.switch_org": "another organization of the same person may be paid",
@@ -32,6 +33,7 @@ ALLOWED_WHEN_READ_ONLY: dict[str, str] = {
     "auth.accept_invite": "joins the inviting organization, which is checked on its own",
     "settings.revoke_api_key": "taking access away must work even when nobody pays",
     "settings.remove_member": "taking access away must work even when nobody pays",
+    "settings.revoke_invite": "taking access away must work even when nobody pays",
     "data_deletion.callback": "Meta's signed callback: a machine, no organization session",
 }
 

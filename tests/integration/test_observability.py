@@ -203,3 +203,31 @@ def test_an_unreachable_redis_is_reported_not_a_500(app):
     assert after[("whatrack_metrics_source_up", (("source", "database"),))] == 1
     assert ("whatrack_webhooks_processed_total", ()) not in after
     assert ("whatrack_webhooks_waiting", ()) in after
+
+
+@pytest.mark.endpoint("health.metrics")
+def test_gunicorn_workers_are_summed_whichever_answers_the_scrape(app, tmp_path):
+    import requests
+
+    from tests.gunicorn_server import gunicorn_server
+    from whatrack.integrations.meta.signatures import sign
+
+    body = b'{"object": "whatsapp_business_account", "entry": []}'
+    signature = sign(app.config["META_APP_SECRET"], body)
+    with gunicorn_server(workers=2, METRICS_TOKEN=TOKEN,
+                         PROMETHEUS_MULTIPROC_DIR=str(tmp_path)) as url:
+        for _ in range(20):  # a new connection each: both processes take some
+            response = requests.post(f"{url}/webhooks/whatsapp", data=body, timeout=20,
+                                     headers={"X-Hub-Signature-256": signature,
+                                              "Connection": "close"})
+            assert response.status_code == 200
+        stored = set()
+        for _ in range(10):
+            text = requests.get(f"{url}/metrics", timeout=20, headers={
+                "Authorization": f"Bearer {TOKEN}", "Connection": "close"}).text
+            stored |= {s.value for f in text_string_to_metric_families(text)
+                       for s in f.samples if s.name == "whatrack_webhooks_received_total"
+                       and s.labels == {"result": "stored"}}
+        counting = {p.name.rsplit("_", 1)[-1] for p in tmp_path.glob("counter_*.db")}
+    assert stored == {20.0}  # every answer, from either process, is the total of both
+    assert len(counting) == 2  # two processes wrote their own values

@@ -4,7 +4,7 @@ Forwarding headers are trusted in ONE place, the app's ProxyFix, sized by TRUSTE
 gunicorn would otherwise honour X-Forwarded-Proto from any client on 127.0.0.1 by itself,
 whatever TRUSTED_PROXIES says.
 
-Metrics (decisions.md D36): gunicorn's worker processes each count for themselves, and a
+Metrics (decisions.md D37): gunicorn's worker processes each count for themselves, and a
 scrape of /metrics reaches one of them. prometheus_client's multiprocess mode makes each
 process write its values to files in ``PROMETHEUS_MULTIPROC_DIR``, which the answering process
 sums. Set here, in the master, before any worker is forked and imports the client; a fresh

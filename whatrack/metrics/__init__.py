@@ -1,4 +1,4 @@
-"""Prometheus metrics (decisions.md D36).
+"""Prometheus metrics (decisions.md D37).
 
 Two kinds, because WhaTrack runs as many processes on many machines:
 

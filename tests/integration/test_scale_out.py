@@ -35,6 +35,8 @@ from whatrack.integrations.meta.signatures import sign
 DELIVERIES = 30
 REDELIVERED = 3
 TOKEN = "scale-out-metrics-token"
+# Four processes on a PostgreSQL other test runs share: each keeps only a few connections.
+SMALL_POOL = {"DATABASE_POOL_SIZE": "4"}
 
 
 @contextmanager
@@ -44,7 +46,7 @@ def dramatiq_worker() -> Iterator[None]:
     process = subprocess.Popen(
         [sys.executable, "-m", "dramatiq", "whatrack.tasks.worker", "--processes", "1",
          "--threads", "2"],
-        cwd=ROOT, env={**os.environ, "WHATRACK_ENV": "testing"}, stdout=log,
+        cwd=ROOT, env={**os.environ, "WHATRACK_ENV": "testing", **SMALL_POOL}, stdout=log,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -116,7 +118,8 @@ def test_two_web_processes_and_two_workers_deliver_every_event_once(app, db, wha
 
     secret = app.config["META_APP_SECRET"]
     with ExitStack() as stack:
-        web = [stack.enter_context(gunicorn_server(METRICS_TOKEN=TOKEN)) for _ in range(2)]
+        web = [stack.enter_context(gunicorn_server(METRICS_TOKEN=TOKEN, **SMALL_POOL))
+               for _ in range(2)]
         for _ in range(2):
             stack.enter_context(dramatiq_worker())
         cookie = _cookie(web[0], whatsapp_org["email"])  # a session works on every process

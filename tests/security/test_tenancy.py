@@ -258,7 +258,7 @@ def test_every_route_with_an_argument_has_a_tenancy_seed(app):
     ]
     assert not missing, (
         "Routes taking an id have no tenancy entry. Add each to ROUTE_SEEDS in "
-        "tests/integration/test_tenancy.py (with a Seeder method creating the object in org A) "
+        "tests/security/test_tenancy.py (with a Seeder method creating the object in org A) "
         "or, if it names no tenant object, to NOT_TENANT_ROUTES with the reason:\n  "
         + "\n  ".join(missing)
     )

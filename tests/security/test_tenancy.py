@@ -62,6 +62,9 @@ ROUTE_SEEDS: dict[str, str] = {
     "tickets.send_reply": "ticket",
     "tickets.thread": "ticket",
     "tickets.resend_message": "media_message",
+    "tickets.export_contact": "contact",
+    "tickets.confirm_erase_contact": "contact",
+    "tickets.erase_contact": "contact",
 }
 
 # Routes with arguments that name no tenant object, and why.
@@ -121,6 +124,12 @@ class Seeder:
 
     def ticket(self) -> int:
         return self.make_ticket(self.org_id)
+
+    def contact(self) -> int:
+        from whatrack.models import Ticket
+
+        ticket_id = self.ticket()
+        return self._in_org(lambda db, org: db.session.get(Ticket, ticket_id).contact_id)
 
     def whatsapp_account(self) -> int:
         from whatrack.models import WhatsAppAccount

@@ -19,10 +19,17 @@ from sqlalchemy import select, text
 
 from tests.fixtures_app import bearer
 from tests.fixtures_capi import DATASET_ID, settled, wait_for
-from tests.fixtures_whatsapp import all_rows, load_fixture
+from tests.fixtures_whatsapp import (
+    FIXTURE_DISPLAY,
+    FIXTURE_PHONE_ID,
+    FIXTURE_WABA,
+    all_rows,
+    load_fixture,
+)
 
 CUSTOMER = "5521998765432"
 CUSTOMER_NAME = "Carlos Pereira"
+EMAIL = "paula@clinicapaula.com.br"
 PASSWORD = "uma-senha-longa-" + secrets.token_hex(4)
 
 
@@ -57,19 +64,18 @@ def full_day(app, client, fake_graph, meta_app, connect_meta, post_webhook, work
     from whatrack.models import Organization, Ticket, User, WhatsAppAccount
     from whatrack.services.whatsapp.accounts import attach_account
     from whatrack.tenancy import bind_org, unscoped
-    from tests.fixtures_whatsapp import FIXTURE_DISPLAY, FIXTURE_PHONE_ID, FIXTURE_WABA
 
     wa_token = "EAAwhatsapp" + secrets.token_urlsafe(24)
     meta_token = "EAAmeta" + secrets.token_urlsafe(24)
     fake_graph.valid_tokens.update({wa_token, meta_token})
 
-    signup = client.post("/signup", data={"name": "Dra. Paula", "email": "paula@clinicapaula.com.br",
+    signup = client.post("/signup", data={"name": "Dra. Paula", "email": EMAIL,
                                           "org_name": "Clínica Paula",
                                           "password": PASSWORD, "password_confirm": PASSWORD,
                                           "accept_terms": "y"})
     assert signup.status_code == 302, signup.get_data(as_text=True)[:500]
     with app.app_context(), unscoped():
-        user = db.session.scalars(select(User).where(User.email == "paula@clinicapaula.com.br")).one()
+        user = db.session.scalars(select(User).where(User.email == EMAIL)).one()
         org_id = user.memberships[0].organization_id
     with app.app_context(), bind_org(org_id):
         org = db.session.get(Organization, org_id)

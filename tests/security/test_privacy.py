@@ -249,3 +249,25 @@ def test_the_meta_deletion_status_page_shows_each_step(app, client):
     pending = client.get("/data-deletion/status/DEL-PENDING01").get_data(as_text=True)
     assert 'data-step="tokens" data-done="false"' in pending
     assert "Removendo o acesso do Facebook" in pending
+
+
+@pytest.mark.endpoint("tickets.erase_contact")
+def test_erasing_drops_the_copilots_quotes_of_the_conversation(app, lead):
+    from whatrack.extensions import db
+    from whatrack.models import Organization, Sale, Ticket
+    from whatrack.services.tickets import sales
+    from whatrack.tenancy import bind_org
+
+    with app.app_context(), bind_org(lead["org_id"]):
+        org = db.session.get(Organization, lead["org_id"])
+        ticket = db.session.get(Ticket, lead["ticket_id"])
+        sales.propose_sale(org, ticket, sales.SaleInput(value=Decimal("300.00"), currency="BRL"),
+                           confidence=Decimal("0.9"), reason=f"{NAME} disse: {TEXT}",
+                           evidence={"message_ids": [1]})
+        db.session.commit()
+
+    lead["owner"].post(f"/dashboard/contacts/{lead['contact_id']}/erase", data={"confirm": "yes"})
+
+    [proposal] = all_rows(Sale, Sale.status == "proposed")
+    assert (proposal.value, proposal.evidence, proposal.proposal_reason) == (
+        Decimal("300.00"), None, None)

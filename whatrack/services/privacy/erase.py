@@ -97,8 +97,9 @@ def erase_contact(org: Organization, contact: Contact, by: User | None) -> Erasu
         ticket.version += 1
         db.session.add(TicketEvent(organization_id=org.id, ticket_id=ticket.id,
                                    kind="contact_erased", user_id=by.id if by else None))
+    # The copilot's evidence and reason quote the conversation; value and dates stay.
     sales = db.session.execute(update(Sale).where(Sale.contact_id == contact.id)
-                               .values(evidence=None)
+                               .values(evidence=None, proposal_reason=None)
                                .execution_options(synchronize_session=False)).rowcount or 0
     events = _anonymise_conversion_events(ticket_ids)
     deliveries = _erase_webhook_deliveries(org, numbers)

@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.public import bp as public_bp
     from whatrack.blueprints.settings import bp as settings_bp
     from whatrack.blueprints.tickets import bp as tickets_bp
+    from whatrack.blueprints.tracking import bp as tracking_bp
     from whatrack.blueprints.webhooks import bp as webhooks_bp
 
     app.register_blueprint(public_bp)
@@ -30,5 +31,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(capi_bp, url_prefix="/dashboard/capi")
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(tracking_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

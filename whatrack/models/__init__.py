@@ -11,6 +11,7 @@ from whatrack.models.conversions import (
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
+from whatrack.models.tracking import MetaAd, MetaAdSpend, MetaAdsSync, TrackingClick, TrackingLink
 from whatrack.models.user import LoginAttempt, User
 from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
 from whatrack.models.whatsapp import (
@@ -34,6 +35,9 @@ __all__ = [
     "Message",
     "MessageStatusEvent",
     "MessageTemplate",
+    "MetaAd",
+    "MetaAdSpend",
+    "MetaAdsSync",
     "MetaConnection",
     "MetaConversionAttempt",
     "MetaConversionEvent",
@@ -47,6 +51,8 @@ __all__ = [
     "TicketNote",
     "TicketTouch",
     "TimestampMixin",
+    "TrackingClick",
+    "TrackingLink",
     "UTCDateTime",
     "User",
     "WebhookEvent",

@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from whatrack.extensions import db
 from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
@@ -21,7 +21,7 @@ CLOSED_WINDOW_DAYS = 30
 @dataclass(frozen=True)
 class BoardFilters:
     assignee: str | None = None  # user id, "me" or "none"
-    source: str | None = None  # ad / utm / organic
+    source: str | None = None  # ad / ad_no_click / link / organic
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
@@ -56,8 +56,10 @@ def _filtered(stmt, org: Organization, filters: BoardFilters, me: User | None):
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif filters.assignee and filters.assignee.isdigit():
         stmt = stmt.where(Ticket.assignee_id == int(filters.assignee))
-    if filters.source in ("ad", "utm", "organic"):
+    if filters.source in ("ad", "link", "organic"):
         stmt = stmt.where(Ticket.lead_source == filters.source)
+    elif filters.source == "ad_no_click":
+        stmt = stmt.where(Ticket.lead_source == "ad", Ticket.ctwa_clid.is_(None))
     if filters.date_from:
         stmt = stmt.where(Ticket.created_at >= local_day_bounds(org, filters.date_from))
     if filters.date_to:
@@ -91,7 +93,8 @@ def load_board(org: Organization, filters: BoardFilters, me: User | None = None)
     closed_since = utcnow() - timedelta(days=CLOSED_WINDOW_DAYS)
     stmt = (
         select(Ticket)
-        .options(joinedload(Ticket.contact), joinedload(Ticket.assignee))
+        .options(joinedload(Ticket.contact), joinedload(Ticket.assignee),
+                 selectinload(Ticket.tracking_link), selectinload(Ticket.ad))
         .where(Ticket.organization_id == org.id, Ticket.imported.is_(False))
         .where(or_(Ticket.closed_at.is_(None), Ticket.closed_at >= closed_since))
         .order_by(func.coalesce(Ticket.last_message_at, Ticket.created_at).desc(),

@@ -9,11 +9,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
 from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
 from whatrack.services.tickets.stages import active_stages
+from whatrack.services.tracking.queries import preload_sources
 
 CLOSED_WINDOW_DAYS = 30
 
@@ -93,14 +94,14 @@ def load_board(org: Organization, filters: BoardFilters, me: User | None = None)
     closed_since = utcnow() - timedelta(days=CLOSED_WINDOW_DAYS)
     stmt = (
         select(Ticket)
-        .options(joinedload(Ticket.contact), joinedload(Ticket.assignee),
-                 selectinload(Ticket.tracking_link), selectinload(Ticket.ad))
+        .options(joinedload(Ticket.contact), joinedload(Ticket.assignee))
         .where(Ticket.organization_id == org.id, Ticket.imported.is_(False))
         .where(or_(Ticket.closed_at.is_(None), Ticket.closed_at >= closed_since))
         .order_by(func.coalesce(Ticket.last_message_at, Ticket.created_at).desc(),
                   Ticket.id.desc())
     )
     tickets = list(db.session.scalars(_filtered(stmt, org, filters, me)).unique())
+    preload_sources(org, tickets)
     columns = {stage.id: Column(stage) for stage in stages}
     for ticket in tickets:
         column = columns.get(ticket.stage_id)

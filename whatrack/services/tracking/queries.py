@@ -8,9 +8,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from whatrack.extensions import db
-from whatrack.models import Organization, Sale, Ticket, TrackingClick, TrackingLink, utcnow
+from whatrack.models import (
+    MetaAd,
+    Organization,
+    Sale,
+    Ticket,
+    TrackingClick,
+    TrackingLink,
+    utcnow,
+)
 from whatrack.services.inbox import attribution
 
 
@@ -78,3 +87,22 @@ def attribution_window(org: Organization, ticket: Ticket,
     zone = ZoneInfo(org.timezone)
     today = (now or utcnow()).astimezone(zone).date()
     return AttributionWindow(clicked_at, deadline, (deadline.astimezone(zone).date() - today).days)
+
+
+def preload_sources(org: Organization, tickets: list[Ticket]) -> None:
+    """Load the links and ad names a list of tickets shows, in at most two queries.
+
+    Lists (the board, the inbox) render many cards; each card's badge would otherwise
+    lazy-load its link and its ad one by one.
+    """
+    link_ids = {t.tracking_link_id for t in tickets if t.tracking_link_id}
+    ad_ids = {t.source_id for t in tickets if t.source_id}
+    links = {link.id: link for link in db.session.scalars(
+        select(TrackingLink).where(TrackingLink.organization_id == org.id,
+                                   TrackingLink.id.in_(link_ids)))} if link_ids else {}
+    ads = {ad.ad_id: ad for ad in db.session.scalars(
+        select(MetaAd).where(MetaAd.organization_id == org.id,
+                             MetaAd.ad_id.in_(ad_ids)))} if ad_ids else {}
+    for ticket in tickets:
+        set_committed_value(ticket, "tracking_link", links.get(ticket.tracking_link_id or 0))
+        set_committed_value(ticket, "ad", ads.get(ticket.source_id or ""))

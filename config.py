@@ -8,6 +8,7 @@ A missing third-party secret disables that feature (shown as "not configured"), 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -74,6 +75,11 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # The longest a login lasts: the remember-me cookie and every server-side session.
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(_env("REMEMBER_COOKIE_DAYS", "30")))
+    # Number of proxies in front of the app whose X-Forwarded-For / -Proto are trusted
+    # (Werkzeug's ProxyFix). 0: headers ignored, so nobody can fake their IP or scheme.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     WTF_CSRF_TIME_LIMIT = None  # a form left open all day in the inbox must still submit
 
     MEDIA_MAX_BYTES = 16 * 1024 * 1024
@@ -87,12 +93,16 @@ class Config:
     TRIAL_DAYS = 14
     # werkzeug method string; the test suite uses a cheaper one.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash algorithm, not a password
-    # Failed logins allowed per account and per IP inside LOGIN_WINDOW_SECONDS.
+    # Failed logins per account+IP pair inside LOGIN_WINDOW_SECONDS before each further try
+    # waits LOGIN_DELAY_SECONDS, doubling per failure; an IP gets 4 times as many failures.
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_WINDOW_SECONDS = int(_env("LOGIN_WINDOW_SECONDS", "900"))
+    LOGIN_DELAY_SECONDS = int(_env("LOGIN_DELAY_SECONDS", "30"))
     INVITE_VALID_DAYS = 7
 
     SOCK_SERVER_OPTIONS = {"ping_interval": 25}
+    # An open /ws re-checks its session and membership this often (logout, removal).
+    WS_ACCESS_CHECK_SECONDS = float(_env("WS_ACCESS_CHECK_SECONDS", "15"))
     # The in-process worker thread only exists when there is no Redis.
     INPROCESS_WORKER = True
     DEMO_EMAIL = "demo@whatrack.local"
@@ -132,6 +142,8 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    # Links built outside a request (workers, CLI) are https; inside one, the (trusted) scheme.
+    PREFERRED_URL_SCHEME = "https"
     # Setting -> the environment variable that provides it. Without them each container would
     # invent its own secret key and token key (sessions and stored tokens unreadable by its
     # siblings) and its own SQLite file, so production refuses to start instead (D-log).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
 
@@ -40,6 +41,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     _register_template_globals(app)
     register_error_handlers(app)
     register_cli(app)
+    _trust_proxies(app)
     return app
 
 
@@ -83,6 +85,15 @@ def _require_settings(app: Flask) -> None:
                    + "; ".join(problems) + ". See README.md, Configuration.")
         print(message, file=sys.stderr, flush=True)
         raise MissingConfiguration(message)
+def _trust_proxies(app: Flask) -> None:
+    """Honour X-Forwarded-For / -Proto from exactly TRUSTED_PROXIES proxies, no more.
+
+    Outermost (after the webhook intake wraps the app), so every layer sees the client's
+    address and scheme: the login throttle, HSTS, ``_external`` links.
+    """
+    count = app.config["TRUSTED_PROXIES"]
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def _apply_embedded_defaults(app: Flask) -> None:

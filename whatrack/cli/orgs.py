@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from whatrack.cli.common import fail, org_by_slug
+from whatrack.cli.demo_data import seed_demo_conversations
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Membership, Organization
@@ -85,6 +86,11 @@ def demo_command() -> None:
     """Create (once) a demo organization and print its login."""
     org, created = ensure_demo()
     db.session.commit()
+    owner = orgs.find_user_by_email(current_app.config["DEMO_EMAIL"])
+    seeded = seed_demo_conversations(org, owner)
+    db.session.commit()
+    if seeded:
+        click.echo(f"  {seeded} demo conversations added (one sale marked as demo data)")
     click.echo(("Created" if created else "Already present:") + f" demo organization {org.slug}")
     click.echo(f"  login:    {current_app.config['DEMO_EMAIL']}")
     click.echo(f"  password: {current_app.config['DEMO_PASSWORD']}")

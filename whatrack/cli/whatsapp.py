@@ -84,13 +84,15 @@ def connect_command(slug: str, code: str, waba_id: str, phone_number_id: str,
 
 
 def simulated_body(account: WhatsAppAccount, sender: str, text: str, name: str,
-                   ctwa_clid: str | None, ad_id: str | None) -> dict:
+                   ctwa_clid: str | None, ad_id: str | None,
+                   headline: str | None = None) -> dict:
     message = {"from": sender, "id": f"wamid.SIM{uuid.uuid4().hex.upper()}",
                "timestamp": str(int(time.time())), "type": "text", "text": {"body": text}}
     if ctwa_clid or ad_id:
         message["referral"] = {
             "source_url": "https://fb.me/simulated", "source_id": ad_id or "0",
-            "source_type": "ad", "headline": "Anúncio simulado", "body": "Simulated ad",
+            "source_type": "ad", "headline": headline or "Anúncio simulado",
+            "body": "Simulated ad",
             "media_type": "image", "ctwa_clid": ctwa_clid,
         }
     return {"object": "whatsapp_business_account", "entry": [{"id": account.waba_id, "changes": [{
@@ -106,14 +108,18 @@ def simulated_body(account: WhatsAppAccount, sender: str, text: str, name: str,
 @click.option("--org", "slug", required=True)
 @click.option("--from", "sender", required=True, help="Customer number, digits (5511988887777).")
 @click.option("--text", required=True)
-@click.option("--name", default="Cliente Simulado")
+@click.option("--name", default=None,
+              help="Profile name; by default a varied Brazilian name fixed per number.")
 @click.option("--ctwa-clid", default=None)
 @click.option("--ad-id", default=None)
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True,
               help="Base URL of the running app.")
-def simulate_command(slug: str, sender: str, text: str, name: str, ctwa_clid: str | None,
-                     ad_id: str | None, url: str) -> None:
+def simulate_command(slug: str, sender: str, text: str, name: str | None,
+                     ctwa_clid: str | None, ad_id: str | None, url: str) -> None:
     """Post a correctly signed inbound-message webhook to the running app."""
+    from whatrack.cli.demo_data import simulated_name  # demo_data imports this module
+
+    name = name or simulated_name(sender)
     secret = current_app.config.get("META_APP_SECRET")
     if not secret:
         raise click.ClickException("META_APP_SECRET is not configured")

@@ -12,7 +12,7 @@ from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
 from whatrack.models.tracking import MetaAd, MetaAdSpend, MetaAdsSync, TrackingClick, TrackingLink
-from whatrack.models.user import LoginAttempt, User
+from whatrack.models.user import LoginAttempt, User, UserSession
 from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
 from whatrack.models.whatsapp import (
     Contact,
@@ -55,6 +55,7 @@ __all__ = [
     "TrackingLink",
     "UTCDateTime",
     "User",
+    "UserSession",
     "WebhookEvent",
     "WebhookEventRoute",
     "WhatsAppAccount",

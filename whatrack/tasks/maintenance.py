@@ -9,6 +9,7 @@ import dramatiq
 from whatrack.extensions import db
 from whatrack.integrations.meta.errors import MetaError
 from whatrack.services.accounts.auth import purge_login_attempts as purge
+from whatrack.services.accounts.sessions import purge_expired_sessions
 from whatrack.services.conversions import sweep as conversions_sweep
 from whatrack.services.meta import connection as meta_connection
 from whatrack.services.webhooks import commands as webhooks
@@ -78,8 +79,9 @@ def refresh_whatsapp_health() -> None:
 
 @dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
-    """Keep the login throttle table small (attempts older than a week)."""
+    """Keep the login tables small: attempts older than a week, expired sessions."""
     removed = purge()
+    expired = purge_expired_sessions()
     db.session.commit()
-    if removed:
-        log.info("purged %d old login attempts", removed)
+    if removed or expired:
+        log.info("purged %d old login attempts and %d expired sessions", removed, expired)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from whatrack.blueprints.settings import bp
@@ -18,6 +21,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
 from whatrack.services.accounts import apikeys, orgs
+from whatrack.services.reports.setup import setup_progress
 from whatrack.services.webhooks import commands as webhooks
 from whatrack.tenancy import ROLE_RANK, current_org, current_role, org_required, role_required
 
@@ -36,7 +40,7 @@ def feature_status() -> dict[str, bool]:
 @bp.get("", strict_slashes=False)
 @org_required
 def index():
-    return render_template("settings/index.html", features=feature_status())
+    return render_template("settings/index.html", setup=setup_progress(current_org))
 
 
 @bp.get("/team")
@@ -153,6 +157,23 @@ def revoke_api_key(key_id: int):
     db.session.commit()
     flash(_("API key revoked."), "info")
     return redirect(url_for("settings.api_keys"))
+
+
+_SUMMARY = re.compile(r"(\d+) messages, (\d+) duplicates, (\d+) statuses, (\d+) other")
+
+
+@bp.app_template_filter("delivery_summary")
+def delivery_summary(summary: str | None) -> str:
+    """A processed delivery's counts (stored in English for operators) in the page's words."""
+    match = _SUMMARY.match(summary or "")
+    if not match:
+        return summary or ""
+    messages, duplicates, statuses, others = (int(n) for n in match.groups())
+    parts = [ngettext("%(num)d message", "%(num)d messages", messages),
+             ngettext("%(num)d duplicate", "%(num)d duplicates", duplicates),
+             ngettext("%(num)d status", "%(num)d statuses", statuses),
+             ngettext("%(num)d other", "%(num)d others", others)]
+    return ", ".join(parts)
 
 
 @bp.get("/webhooks")

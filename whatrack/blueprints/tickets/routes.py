@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import render_template, request
+from flask import flash, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,6 +13,7 @@ from whatrack.blueprints.tickets.common import done, form_field, refused, render
 from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
+from whatrack.i18n import parse_date_input
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
@@ -26,8 +27,9 @@ from whatrack.tenancy import current_org, org_required
 
 def _date_arg(name: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        return parse_date_input(request.args.get(name))
     except ValueError:
+        flash(_("Type the dates as dd/mm/yyyy, for example 01/11/2026."), "error")
         return None
 
 
@@ -108,6 +110,8 @@ def move(ticket_id: int):
         tickets.move_ticket(current_org, ticket, stage, current_user,
                             lost_reason=form_field("lost_reason"),
                             lost_note=form_field("lost_note"))
+        # Whoever moves a card has dealt with it: its unread badge goes.
+        tickets.mark_read(current_org, ticket)
     except WhaTrackError as exc:
         return refused(exc, ticket)
     db.session.commit()

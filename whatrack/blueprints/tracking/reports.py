@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import Response, flash, render_template, request
+from flask_babel import gettext as _
 
 from whatrack.blueprints.tracking import bp
 from whatrack.errors import ValidationError
 from whatrack.extensions import db
+from whatrack.i18n import parse_date_input
 from whatrack.services.reports import ads as report_service
 from whatrack.services.reports import stats as stats_service
 from whatrack.services.tickets.stages import active_stages
@@ -14,13 +16,20 @@ from whatrack.services.tracking.ads import reason_text
 from whatrack.tenancy import current_org, role_required
 
 
-def _period():
+def _period() -> stats_service.Period:
+    """The typed period (dd/mm/aaaa, or ISO from a link); else the last 30 days, and why."""
     try:
-        return stats_service.parse_period(current_org, request.args.get("from"),
-                                          request.args.get("to"))
+        start = parse_date_input(request.args.get("from"))
+        end = parse_date_input(request.args.get("to"))
+        return stats_service.parse_period(current_org, start and start.isoformat(),
+                                          end and end.isoformat())
+    except ValueError:
+        flash(_("Type the dates as dd/mm/yyyy, for example 01/11/2026."), "error")
     except ValidationError as exc:
-        flash(exc.message, "error")
-        return stats_service.parse_period(current_org, None, None)
+        flash(_("The start date must not be after the end date.") if exc.field == "from"
+              else _("The period can span at most %(num)d days.",
+                     num=stats_service.MAX_PERIOD_DAYS), "error")
+    return stats_service.parse_period(current_org, None, None)
 
 
 @bp.get("/dashboard/reports")

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
@@ -160,8 +160,19 @@ def accept_invite(token: str, user: User) -> Membership:
                 Membership.user_id == user.id,
             )
         ).first()
-        invite.accepted_at = utcnow()
-        invite.accepted_by_id = user.id
+        # One conditional UPDATE consumes the link: of parallel accepts exactly one matches
+        # the row (the others wait on its lock, then see accepted_at set) and goes on.
+        now = utcnow()
+        consumed = db.session.execute(
+            update(Invite)
+            .where(Invite.id == invite.id, Invite.accepted_at.is_(None),
+                   Invite.revoked_at.is_(None), Invite.expires_at > now)
+            .values(accepted_at=now, accepted_by_id=user.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if consumed != 1:
+            raise ValidationError(_("This invite link is invalid, expired or already used."))
+        db.session.refresh(invite)
         if existing is None:
             existing = Membership(
                 organization_id=invite.organization_id, user_id=user.id, role=invite.role

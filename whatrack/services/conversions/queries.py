@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from whatrack.errors import QueryError
 from whatrack.extensions import db
+from whatrack.i18n import parse_date_input
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
 from whatrack.models import MetaConversionEvent, Organization, Sale, Ticket
 from whatrack.models.base import MAX_DB_ID
@@ -50,6 +51,7 @@ REASONS = {
     "meta_rejected": _l("Meta refused the event: %(message)s"),
     "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
     "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
+    "demo": _l("demo data: nothing was sent to Meta"),
 }
 # The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
 # carries the same words for the UI; keep both in step).
@@ -89,14 +91,10 @@ def _date(raw: str | None, field: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        value = date.fromisoformat(raw)
+        return parse_date_input(raw)
     except ValueError:
-        value = None
-    # Far-off years are typos, and 9999-12-31 plus the day the range adds overflows.
-    if value is None or not 1970 <= value.year <= 2999:
-        errors[field] = _("Use a date as YYYY-MM-DD.")
+        errors[field] = _("Type the dates as dd/mm/yyyy, for example 01/11/2026.")
         return None
-    return value
 
 
 def parse_filter(args: Mapping[str, str]) -> tuple[AuditFilter, dict[str, str]]:
@@ -157,6 +155,13 @@ def status_counts(org: Organization, f: AuditFilter) -> dict[str, int]:
     counts = dict.fromkeys(EVENT_STATUSES, 0)
     counts.update({status: n for status, n in db.session.execute(stmt)})
     return counts
+
+
+def pending_count(org: Organization) -> int:
+    """How many of ``org``'s events still wait to go to Meta (a waiting banner needs some)."""
+    stmt = select(func.count()).select_from(MetaConversionEvent).where(
+        MetaConversionEvent.organization_id == org.id, MetaConversionEvent.status == "pending")
+    return db.session.scalar(stmt) or 0
 
 
 def list_events(org: Organization, f: AuditFilter, cursor: str | None = None,

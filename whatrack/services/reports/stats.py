@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from whatrack.errors import QueryError
 from whatrack.extensions import db
+from whatrack.i18n import ad_label
 from whatrack.models import Organization, Sale, Ticket
 from whatrack.services.tickets.board import local_day_bounds
 
@@ -110,7 +111,7 @@ def compute_stats(org: Organization, period: Period) -> Stats:
 
 def _label(kind: str, source_id: str | None, campaign: str | None, headline: str | None) -> str:
     if kind == "ad":
-        return headline or f"Ad {source_id or '?'}"
+        return ad_label(headline, source_id)
     if kind == "link":
         return campaign or "(sem campanha)"
     return "Orgânico"

@@ -4,8 +4,8 @@ Tickets gain gclid and the link/click they were attributed to; their utm_* colum
 500 characters (longer values are cut, never refused). The old 'utm' lead source becomes
 'link', the one vocabulary issue 12 uses everywhere.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -91,6 +91,8 @@ GET_ENDPOINTS = {
                                   "ticket", "ticket_id"),
     "/api/v1/stats": ("from", "to"),
     "/api/v1/templates": (),
+    "/api/v1/tracking-links": (),
+    "/api/v1/reports/ads": ("from", "to", "stage"),
 }
 
 

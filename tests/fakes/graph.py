@@ -17,6 +17,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.graph_ads import FakeAds
 from tests.fakes.graph_cloud import FakeCloud
 from tests.fakes.graph_meta_ads import FakeCapi, FakeLogin
 from tests.fakes.graph_signup import FakeSignup
@@ -70,6 +71,7 @@ class FakeGraph:
         self.capi = FakeCapi()
         self.signup = FakeSignup()
         self.cloud = FakeCloud()
+        self.ads = FakeAds()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -93,6 +95,7 @@ class FakeGraph:
             self.capi = FakeCapi()
             self.signup = FakeSignup()
             self.cloud = FakeCloud()
+            self.ads = FakeAds()
 
     def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
         self.media[media_id] = (content, mime_type)
@@ -176,6 +179,9 @@ class FakeGraph:
         """Graph objects by path: media, then login/datasets (FakeLogin), then CAPI events."""
         if request.method == "POST" and path.endswith("/events"):
             return self.capi.receive(self, request, path.removesuffix("/events"))
+        answered = self.ads.route(self, request, path)
+        if answered is not None:
+            return answered
         answered = self.signup.graph_route(self, request, path)
         if answered is not None:
             return answered

@@ -92,6 +92,8 @@ GET_ENDPOINTS = {
     "/api/v1/stats": ("from", "to"),
     "/api/v1/templates": (),
     "/api/v1/sales": ("status", "cursor", "limit"),
+    "/api/v1/tracking-links": (),
+    "/api/v1/reports/ads": ("from", "to", "stage"),
 }
 
 

@@ -94,7 +94,8 @@ def test_a_ticket_carries_the_contracted_fields(whatsapp_org, post_webhook, work
         "ctwa_clid": referral["ctwa_clid"], "ad_id": "120210000000000001",
         "source_type": "ad", "source_url": "https://fb.me/8fAkEaDlInK",
         "headline": "Clareamento dental em 1 sessão", "utm_source": None, "utm_medium": None,
-        "utm_campaign": None, "utm_content": None, "utm_term": None, "link": None}
+        "utm_campaign": None, "utm_content": None, "utm_term": None, "link": None,
+        "source": "ad"}
 
 
 def test_cursor_pagination_walks_120_tickets_exactly_once(app, whatsapp_org, make_api_key,

@@ -15,7 +15,6 @@ PUBLIC = {
 DASHBOARD = {
     "/dashboard/whatsapp/inbox": "Every WhatsApp conversation of your number, live, with the "
                                  "24-hour window.",
-    "/dashboard/tracking": "Tracking links with UTMs that tag leads who do not come from an ad.",
     "/dashboard/settings": "Settings",
 }
 
@@ -35,7 +34,7 @@ def test_public_pages_render_for_anyone(app, client, path):
     assert _said(app, PUBLIC[path]) in resp.get_data(as_text=True)
 
 
-@pytest.mark.endpoint("dashboard.inbox", "dashboard.tracking", "settings.index")
+@pytest.mark.endpoint("dashboard.inbox", "settings.index")
 @pytest.mark.parametrize("path", sorted(DASHBOARD))
 def test_dashboard_pages_are_for_members_only(app, client, make_org, client_as, path):
     _org_id, _user_id, email = make_org("Clínica Sorriso")

@@ -162,6 +162,7 @@ def _actor_calls(org_id: int, ticket_id: int, inbound_id: int) -> dict[str, tupl
         # Given an inbound message (the only kind no person queued), it must do nothing.
         "send_message": (org_id, inbound_id),
         "process_webhook_event": (1,), "process_webhook_events": ([1],),
+        "refresh_ad_names": (), "resolve_meta_ads": (org_id,),
     }
 
 

@@ -20,7 +20,7 @@ def _setup(app, whatsapp_org):
         stage = db.session.scalars(select(Stage).where(Stage.kind == "open")).first()
         ids = []
         specs = [("ad", "111", "Clareamento"), ("ad", "111", "Clareamento"),
-                 ("ad", "222", "Implante"), ("utm", None, None), ("organic", None, None)]
+                 ("ad", "222", "Implante"), ("link", None, None), ("organic", None, None)]
         for n, (source, ad_id, headline) in enumerate(specs):
             contact = Contact(organization_id=org_id, wa_id=f"5511988880{n:03d}")
             db.session.add(contact)
@@ -28,7 +28,7 @@ def _setup(app, whatsapp_org):
             ticket = Ticket(organization_id=org_id, contact_id=contact.id, stage_id=stage.id,
                             whatsapp_account_id=whatsapp_org["account_id"], lead_source=source,
                             source_id=ad_id, ad_headline=headline,
-                            utm_campaign="black-friday" if source == "utm" else None)
+                            utm_campaign="black-friday" if source == "link" else None)
             db.session.add(ticket)
             db.session.flush()
             ids.append(ticket.id)
@@ -48,14 +48,14 @@ def test_stats_count_leads_sales_revenue_by_source(app, whatsapp_org, db):
         org = db.session.get(Organization, org_id)
         result = stats.compute_stats(org, stats.parse_period(org, None, None))
     assert result.leads == 5
-    assert result.leads_by_source == {"ad": 3, "utm": 1, "organic": 1}
+    assert result.leads_by_source == {"ad": 3, "link": 1, "organic": 1}
     assert result.sales == 2
     assert result.revenue == Decimal("1334.56")
     assert result.conversion_rate == Decimal("40.0")
     by_key = {r.key: r for r in result.rows}
     assert (by_key["ad:111"].leads, by_key["ad:111"].sales) == (2, 1)
     assert by_key["ad:111"].revenue == Decimal("1234.56")
-    assert by_key["utm:black-friday"].revenue == Decimal("100.00")
+    assert by_key["link:black-friday"].revenue == Decimal("100.00")
 
 
 def test_period_is_in_the_org_timezone(app, make_org, db):

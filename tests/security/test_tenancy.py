@@ -67,6 +67,7 @@ ROUTE_SEEDS: dict[str, str] = {
     "tickets.export_contact": "contact",
     "tickets.confirm_erase_contact": "contact",
     "tickets.erase_contact": "contact",
+    "tracking.toggle": "tracking_link",
 }
 
 # Routes with arguments that name no tenant object, and why.
@@ -75,6 +76,8 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     "auth.accept_invite": "the argument is a secret one-time token, not an id",
     "public.set_language": "the argument is a language code",
     "data_deletion.status": "public status page Meta links to, by an unguessable code",
+    "tracking.follow": "public redirect by a link code, unique platform-wide; it binds the "
+                       "link's own organization (tests/integration/test_tracking_links.py)",
 }
 
 
@@ -143,6 +146,20 @@ class Seeder:
             db.session.add(account)
             db.session.flush()
             return account.id
+
+        return self._in_org(build)
+
+    def tracking_link(self) -> int:
+        from whatrack.models import TrackingLink
+
+        account_id = self.whatsapp_account()
+
+        def build(db, org):
+            link = TrackingLink(organization_id=org.id, whatsapp_account_id=account_id,
+                                code=uuid.uuid4().hex[:7], name="Bio", message="Oi")
+            db.session.add(link)
+            db.session.flush()
+            return link.id
 
         return self._in_org(build)
 

@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.public import bp as public_bp
     from whatrack.blueprints.settings import bp as settings_bp
     from whatrack.blueprints.tickets import bp as tickets_bp
+    from whatrack.blueprints.tracking import bp as tracking_bp
     from whatrack.blueprints.webhooks import bp as webhooks_bp
 
     app.register_blueprint(public_bp)
@@ -32,5 +33,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp)
     app.register_blueprint(capi_bp, url_prefix="/dashboard/capi")
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(tracking_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

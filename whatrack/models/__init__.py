@@ -13,6 +13,7 @@ from whatrack.models.copilot import CopilotReview, CopilotSettings
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
+from whatrack.models.tracking import MetaAd, MetaAdSpend, MetaAdsSync, TrackingClick, TrackingLink
 from whatrack.models.user import LoginAttempt, User, UserSession
 from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
 from whatrack.models.whatsapp import (
@@ -38,6 +39,9 @@ __all__ = [
     "Message",
     "MessageStatusEvent",
     "MessageTemplate",
+    "MetaAd",
+    "MetaAdSpend",
+    "MetaAdsSync",
     "MetaConnection",
     "MetaConversionAttempt",
     "MetaConversionEvent",
@@ -52,6 +56,8 @@ __all__ = [
     "TicketNote",
     "TicketTouch",
     "TimestampMixin",
+    "TrackingClick",
+    "TrackingLink",
     "UTCDateTime",
     "User",
     "UserSession",

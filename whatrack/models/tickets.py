@@ -12,6 +12,7 @@ from whatrack.extensions import db
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
 
 if TYPE_CHECKING:
+    from whatrack.models.tracking import MetaAd, TrackingLink
     from whatrack.models.user import User
     from whatrack.models.whatsapp import Contact, Message
 
@@ -23,7 +24,11 @@ DEFAULT_STAGES = (
     ("Ganho", "won"),
     ("Perdido", "lost"),
 )
-LEAD_SOURCES = ("ad", "utm", "organic", "history")
+# Stored on the ticket ('history': an imported past conversation).
+LEAD_SOURCES = ("ad", "link", "organic", "history")
+# The one vocabulary shown everywhere (issue 12): an ad without a click id is counted for
+# its ad but cannot be sent to the Conversions API, so it is told apart.
+SOURCES = ("ad", "ad_no_click", "link", "organic")
 
 
 class Stage(TenantMixin, TimestampMixin, db.Model):
@@ -89,12 +94,20 @@ class Ticket(TenantMixin, TimestampMixin, db.Model):
     ad_media_type: Mapped[str | None] = mapped_column(String(16))
     ad_media_url: Mapped[str | None] = mapped_column(Text)
     referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    utm_source: Mapped[str | None] = mapped_column(String(255))
-    utm_medium: Mapped[str | None] = mapped_column(String(255))
-    utm_campaign: Mapped[str | None] = mapped_column(String(255))
-    utm_content: Mapped[str | None] = mapped_column(String(255))
-    utm_term: Mapped[str | None] = mapped_column(String(255))
+    utm_source: Mapped[str | None] = mapped_column(String(500))
+    utm_medium: Mapped[str | None] = mapped_column(String(500))
+    utm_campaign: Mapped[str | None] = mapped_column(String(500))
+    utm_content: Mapped[str | None] = mapped_column(String(500))
+    utm_term: Mapped[str | None] = mapped_column(String(500))
     fbclid: Mapped[str | None] = mapped_column(String(512))
+    gclid: Mapped[str | None] = mapped_column(String(500))
+    # Set when the first touch is a tracking-link code (issue 12).
+    tracking_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tracking_links.id", ondelete="SET NULL"), index=True
+    )
+    tracking_click_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tracking_clicks.id", ondelete="SET NULL")
+    )
 
     contact: Mapped[Contact] = relationship()
     stage: Mapped[Stage | None] = relationship()
@@ -102,6 +115,21 @@ class Ticket(TenantMixin, TimestampMixin, db.Model):
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", lazy="dynamic"
     )
+    tracking_link: Mapped[TrackingLink | None] = relationship()
+    # The ad's names as the Marketing API gave them (no row: not resolved yet).
+    ad: Mapped[MetaAd | None] = relationship(
+        primaryjoin="and_(Ticket.source_id == foreign(MetaAd.ad_id), "
+                    "Ticket.organization_id == foreign(MetaAd.organization_id))",
+        uselist=False, viewonly=True)
+
+    @property
+    def source(self) -> str:
+        """The lead source in the shared vocabulary (SOURCES)."""
+        if self.lead_source == "ad":
+            return "ad" if self.ctwa_clid else "ad_no_click"
+        if self.lead_source == "link":
+            return "link"
+        return "organic"
 
 
 class TicketEvent(TenantMixin, TimestampMixin, db.Model):

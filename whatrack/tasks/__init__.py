@@ -11,6 +11,7 @@ def load_actors() -> None:
     # Not at the top: the actors import every service, and a process that only needs the
     # broker (tests, `flask db upgrade`) should not pay for them at import.
     from whatrack.tasks import (  # noqa: F401
+        ads,
         conversions,
         copilot,
         maintenance,

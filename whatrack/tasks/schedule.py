@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import dramatiq
 
-from whatrack.tasks import copilot, maintenance, messaging
+from whatrack.tasks import ads, copilot, maintenance, messaging
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def schedule() -> list[tuple[dramatiq.Actor, float]]:
         (maintenance.refresh_whatsapp_health, 3600.0),  # each number about once a day
         (messaging.sweep_outbound_messages, 60.0),
         (messaging.sync_all_templates, 3600.0),
+        (ads.refresh_ad_names, 3600.0),  # each organization's ads about once a day
     ]
 
 

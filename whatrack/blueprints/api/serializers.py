@@ -63,7 +63,8 @@ def ticket_json(ticket: Any) -> dict[str, Any]:
             "utm_campaign": ticket.utm_campaign,
             "utm_content": ticket.utm_content,
             "utm_term": ticket.utm_term,
-            "link": None,
+            "link": ticket.tracking_link.name if ticket.tracking_link_id else None,
+            "source": ticket.source,
         },
     }
 
@@ -142,4 +143,28 @@ def conversion_event_json(event: MetaConversionEvent) -> dict[str, Any]:
         "next_attempt_at": iso(event.next_attempt_at) if event.status == "pending" else None,
         "sent_at": iso(event.sent_at),
         "created_at": iso(event.created_at),
+    }
+
+
+def tracking_link_json(stats: Any, url: str) -> dict[str, Any]:
+    """A tracking link with its counters (``stats``: services.tracking.queries.LinkStats)."""
+    link = stats.link
+    return {
+        "id": link.id,
+        "code": link.code,
+        "url": url,
+        "name": link.name,
+        "phone_number_id": link.whatsapp_account.phone_number_id,
+        "message": link.message,
+        "utm_source": link.utm_source,
+        "utm_medium": link.utm_medium,
+        "utm_campaign": link.utm_campaign,
+        "utm_content": link.utm_content,
+        "utm_term": link.utm_term,
+        "enabled": link.enabled,
+        "clicks": stats.clicks,
+        "leads": stats.leads,
+        "sales": stats.sales,
+        "revenue": money(stats.revenue.quantize(Decimal("0.01"))),
+        "created_at": iso(link.created_at),
     }

@@ -22,11 +22,6 @@ COMING_SOON = {
         _l("Inbox"),
         _l("Every WhatsApp conversation of your number, live, with the 24-hour window."),
     ),
-    "tracking": (
-        "/tracking",
-        _l("Tracking"),
-        _l("Tracking links with UTMs that tag leads who do not come from an ad."),
-    ),
 }
 
 

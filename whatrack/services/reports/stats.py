@@ -50,7 +50,7 @@ def parse_period(org: Organization, raw_from: str | None, raw_to: str | None,
 class SourceRow:
     key: str
     label: str
-    kind: str  # ad / utm / organic
+    kind: str  # ad / link / organic
     leads: int = 0
     sales: int = 0
     revenue: Decimal = Decimal("0.00")
@@ -62,7 +62,7 @@ class Stats:
     currency: str
     leads: int = 0
     leads_by_source: dict[str, int] = field(default_factory=lambda: {
-        "ad": 0, "utm": 0, "organic": 0})
+        "ad": 0, "link": 0, "organic": 0})
     sales: int = 0
     revenue: Decimal = Decimal("0.00")
     converted_leads: int = 0
@@ -78,8 +78,8 @@ class Stats:
 def _source_key(lead_source: str, source_id: str | None, campaign: str | None) -> tuple[str, str]:
     if lead_source == "ad":
         return "ad", f"ad:{source_id or '?'}"
-    if lead_source == "utm":
-        return "utm", f"utm:{campaign or '?'}"
+    if lead_source == "link":
+        return "link", f"link:{campaign or '?'}"
     return "organic", "organic"
 
 
@@ -112,7 +112,7 @@ def compute_stats(org: Organization, period: Period) -> Stats:
 def _label(kind: str, source_id: str | None, campaign: str | None, headline: str | None) -> str:
     if kind == "ad":
         return ad_label(headline, source_id)
-    if kind == "utm":
+    if kind == "link":
         return campaign or "(sem campanha)"
     return "Orgânico"
 

@@ -15,6 +15,7 @@ from whatrack.extensions import db
 from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
 from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets.stages import active_stages
+from whatrack.services.tracking.queries import preload_sources
 
 CLOSED_WINDOW_DAYS = 30
 
@@ -22,7 +23,7 @@ CLOSED_WINDOW_DAYS = 30
 @dataclass(frozen=True)
 class BoardFilters:
     assignee: str | None = None  # user id, "me" or "none"
-    source: str | None = None  # ad / utm / organic
+    source: str | None = None  # ad / ad_no_click / link / organic
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
@@ -59,8 +60,10 @@ def _filtered(stmt, org: Organization, filters: BoardFilters, me: User | None):
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif filters.assignee and filters.assignee.isdigit():
         stmt = stmt.where(Ticket.assignee_id == int(filters.assignee))
-    if filters.source in ("ad", "utm", "organic"):
+    if filters.source in ("ad", "link", "organic"):
         stmt = stmt.where(Ticket.lead_source == filters.source)
+    elif filters.source == "ad_no_click":
+        stmt = stmt.where(Ticket.lead_source == "ad", Ticket.ctwa_clid.is_(None))
     if filters.date_from:
         stmt = stmt.where(Ticket.created_at >= local_day_bounds(org, filters.date_from))
     if filters.date_to:
@@ -101,6 +104,7 @@ def load_board(org: Organization, filters: BoardFilters, me: User | None = None)
                   Ticket.id.desc())
     )
     tickets = list(db.session.scalars(_filtered(stmt, org, filters, me)).unique())
+    preload_sources(org, tickets)
     columns = {stage.id: Column(stage) for stage in stages}
     for ticket in tickets:
         column = columns.get(ticket.stage_id)

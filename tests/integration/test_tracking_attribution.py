@@ -248,3 +248,25 @@ def test_the_panel_and_board_show_via_link_and_the_meta_window_for_ads(
     left = (deadline.date() - datetime.now(zone).date()).days
     assert f"{left} dias restantes" in ad_panel
     assert "via link Bio do Instagram" in board and 'data-source="ad"' in board
+
+
+@pytest.mark.endpoint("tickets.export_contact", "tickets.erase_contact")
+def test_a_link_leads_click_is_exported_and_erased_with_the_contact(
+        whatsapp_org, link, client, client_as, post_webhook, worker):
+    clicked = click(client, link, "?fbclid=FB.erase")
+    send(post_webhook, worker, message("wamid.LINKX", now_ts() - 60, f"Oi! ({clicked.ref})"))
+    [ticket] = all_rows(Ticket)
+    owner = client_as(whatsapp_org["email"])
+
+    exported = owner.get(f"/dashboard/contacts/{ticket.contact_id}/export").get_json()
+    [exported_click] = exported["tickets"][0]["clicks"]
+    assert (exported_click["link"], exported_click["ref"], exported_click["fbclid"]) == (
+        "Bio do Instagram", clicked.ref, "FB.erase")
+
+    assert owner.post(f"/dashboard/contacts/{ticket.contact_id}/erase",
+                      data={"confirm": "yes"}).status_code == 302
+    assert all_rows(TrackingClick) == []
+    [ticket] = all_rows(Ticket)
+    assert (ticket.tracking_click_id, ticket.fbclid, ticket.utm_source) == (None, None, None)
+    [row] = client.get("/api/v1/tracking-links", headers=bearer(link["key"])).json["data"]
+    assert row["name"] == "Bio do Instagram"  # the business's link itself stays

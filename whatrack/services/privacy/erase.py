@@ -31,6 +31,7 @@ from whatrack.models import (
     TicketEvent,
     TicketNote,
     TicketTouch,
+    TrackingClick,
     User,
     WebhookEvent,
     WebhookEventRoute,
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 ERASED_BODY = b'{"erased": "contact data erased on request"}'
 TICKET_TRACKING = ("ctwa_clid", "source_id", "source_type", "source_url", "ad_headline",
                    "ad_body", "ad_media_type", "ad_media_url", "referral", "utm_source",
-                   "utm_medium", "utm_campaign", "utm_content", "utm_term", "fbclid",
+                   "utm_medium", "utm_campaign", "utm_content", "utm_term", "fbclid", "gclid",
                    "last_message_preview", "lost_note")
 
 
@@ -54,6 +55,7 @@ class Erasure:
     messages: int
     media_files: int
     notes: int
+    clicks: int
     tickets: int
     sales_kept: int
     conversion_events_kept: int
@@ -76,7 +78,7 @@ def erase_contact(org: Organization, contact: Contact, by: User | None) -> Erasu
     wamids = [w for w in db.session.scalars(select(Message.wamid).where(
         Message.contact_id == contact.id)) if w]
 
-    counts = {"media_files": 0, "notes": 0, "messages": 0}
+    counts = {"media_files": 0, "notes": 0, "messages": 0, "clicks": 0}
     if message_ids:
         # Children first: SQLite runs without foreign-key cascades.
         counts["media_files"] = _delete(MediaFile, MediaFile.message_id.in_(message_ids))
@@ -97,6 +99,11 @@ def erase_contact(org: Organization, contact: Contact, by: User | None) -> Erasu
         ticket.version += 1
         db.session.add(TicketEvent(organization_id=org.id, ticket_id=ticket.id,
                                    kind="contact_erased", user_id=by.id if by else None))
+        ticket.tracking_click_id = None  # the link itself stays: it is the business's
+    if ticket_ids:
+        # A tracking-link visit keeps the visitor's browser, referrer and address hash.
+        db.session.flush()
+        counts["clicks"] = _delete(TrackingClick, TrackingClick.ticket_id.in_(ticket_ids))
     # The copilot's evidence and reason quote the conversation; value and dates stay.
     sales = db.session.execute(update(Sale).where(Sale.contact_id == contact.id)
                                .values(evidence=None, proposal_reason=None)

@@ -20,6 +20,7 @@ from whatrack.models import (
     TicketEvent,
     TicketNote,
     TicketTouch,
+    TrackingClick,
 )
 from whatrack.models.base import utcnow
 
@@ -47,7 +48,8 @@ def export_contact(org: Organization, contact: Contact) -> dict[str, Any]:
     cached = {m.message_id: m for m in _rows(MediaFile, MediaFile.message_id.in_(
         [m.id for m in messages]))} if messages else {}
     by_ticket: dict[int, dict[str, list[Any]]] = {t.id: {"messages": [], "notes": [],
-                                                         "events": [], "touches": []}
+                                                         "events": [], "touches": [],
+                                                         "clicks": []}
                                                   for t in tickets}
     for message in messages:
         by_ticket[message.ticket_id]["messages"].append(_message(message, cached.get(message.id)))
@@ -61,6 +63,8 @@ def export_contact(org: Organization, contact: Contact) -> dict[str, Any]:
                 "kind": event.kind, "data": event.data, "created_at": _iso(event.created_at)})
         for touch in _rows(TicketTouch, TicketTouch.ticket_id.in_(ticket_ids)):
             by_ticket[touch.ticket_id]["touches"].append(_touch(touch))
+        for click in _rows(TrackingClick, TrackingClick.ticket_id.in_(ticket_ids)):
+            by_ticket[click.ticket_id]["clicks"].append(_click(click))
     sales = _rows(Sale, Sale.contact_id == contact.id)
     events = _rows(MetaConversionEvent, MetaConversionEvent.ticket_id.in_(ticket_ids)) \
         if ticket_ids else []
@@ -136,6 +140,14 @@ def _touch(touch: TicketTouch) -> dict[str, Any]:
         "source_url": touch.source_url, "headline": touch.headline,
         "link_id": touch.link_id, "click_id": touch.click_id,
     }
+
+
+def _click(click: TrackingClick) -> dict[str, Any]:
+    return {"link": click.link.name if click.link else None, "ref": click.ref,
+            "clicked_at": _iso(click.created_at), "referrer": click.referrer,
+            "user_agent": click.user_agent, "fbclid": click.fbclid, "gclid": click.gclid,
+            **{key: getattr(click, key) for key in (
+                "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")}}
 
 
 def _sale(sale: Sale) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from whatrack.models.conversions import (
     MetaConversionEvent,
 )
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
+from whatrack.models.quick_replies import QuickReply
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
 from whatrack.models.user import LoginAttempt, User
@@ -35,6 +36,7 @@ __all__ = [
     "MetaConversionAttempt",
     "MetaConversionEvent",
     "Organization",
+    "QuickReply",
     "Sale",
     "SaleEvent",
     "Stage",

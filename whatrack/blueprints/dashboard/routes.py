@@ -15,11 +15,6 @@ from whatrack.tenancy import current_org, org_required
 
 # Areas not built yet: an honest "coming soon" page, never a fake screen.
 COMING_SOON = {
-    "inbox": (
-        "/whatsapp/inbox",
-        _l("Inbox"),
-        _l("Every WhatsApp conversation of your number, live, with the 24-hour window."),
-    ),
     "tracking": (
         "/tracking",
         _l("Tracking"),

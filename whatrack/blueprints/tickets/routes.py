@@ -15,11 +15,14 @@ from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.inbox import queries as inbox_queries
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.commands import LOST_REASONS
 from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, org_required
+
+RECENT_MESSAGES = 5
 
 
 def _date_arg(name: str) -> date | None:
@@ -71,8 +74,13 @@ def panel(ticket_id: int):
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
         db.session.commit()
+    in_inbox = request.args.get("in") == "inbox"
     context = {
         "ticket": ticket,
+        "in_inbox": in_inbox,
+        # The inbox shows the thread beside the panel; elsewhere the panel shows its tail.
+        "recent_messages": [] if in_inbox else inbox_queries.thread(
+            current_org, ticket, limit=RECENT_MESSAGES).messages,
         "sales": sales.ticket_sales(current_org, ticket),
         "notes": tickets.ticket_notes(current_org, ticket),
         "members": orgs.list_members(current_org),

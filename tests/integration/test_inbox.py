@@ -330,3 +330,34 @@ def test_panel_moves_stage_without_drag_and_shows_recent_messages(three, client,
     inbox_html = client.get(f"/dashboard/tickets/{bruno}?partial=1&in=inbox").get_data(
         as_text=True)
     assert "Quanto custa o clareamento?" not in inbox_html  # the thread is beside it there
+
+
+def test_quick_replies_are_saved_per_organization_and_listed_for_the_composer(
+        whatsapp_org, make_org, client, login, client_as):
+    login(whatsapp_org["email"])
+    resp = client.post("/dashboard/settings/quick-replies",
+                       data={"name": "/Precos", "body": "Limpeza: R$ 150,00"})
+    assert resp.status_code == 302
+    client.post("/dashboard/settings/quick-replies", data={"name": "precos",
+                                                           "body": "Limpeza: R$ 180,00"})
+    bad = client.post("/dashboard/settings/quick-replies", data={"name": "com espaço",
+                                                                 "body": "x"},
+                      follow_redirects=True)
+    assert bad.status_code == 200 and "/com espaço" not in bad.get_data(as_text=True)
+    data = client.get("/dashboard/whatsapp/inbox/quick-replies", headers=JSON).get_json()["data"]
+    assert data == [{"name": "precos", "body": "Limpeza: R$ 180,00"}]
+    page = client.get("/dashboard/settings/quick-replies").get_data(as_text=True)
+    assert "/precos" in page
+
+    _, _, stranger = make_org("Outra")
+    other = client_as(stranger)
+    assert other.get("/dashboard/whatsapp/inbox/quick-replies",
+                     headers=JSON).get_json()["data"] == []
+    from whatrack.models import QuickReply
+    with unscoped():
+        from whatrack.extensions import db
+        reply_id = db.session.scalars(select(QuickReply.id)).one()
+    assert other.post(f"/dashboard/settings/quick-replies/{reply_id}/delete").status_code == 404
+    assert client.post(f"/dashboard/settings/quick-replies/{reply_id}/delete").status_code == 302
+    assert client.get("/dashboard/whatsapp/inbox/quick-replies",
+                      headers=JSON).get_json()["data"] == []

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__)
 
-from whatrack.blueprints.settings import meta, routes, stages  # noqa: E402, F401
+from whatrack.blueprints.settings import meta, quick_replies, routes, stages  # noqa: E402, F401

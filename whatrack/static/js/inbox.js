@@ -220,7 +220,7 @@
   /* ---------------- thread ---------------- */
 
   function tick(status) {
-    var marks = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "!" };
+    var marks = { pending: "…", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "!" };
     var span = el("span", "tick tick-" + status, marks[status] || "");
     span.title = T["status_" + status] || status;
     span.setAttribute("aria-label", span.title);

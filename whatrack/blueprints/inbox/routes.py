@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -34,6 +34,19 @@ def _id_list(name: str) -> set[int]:
         if part.isdigit() and int(part) <= MAX_DB_ID:
             values.add(int(part))
     return values
+
+
+# The reply endpoint of the sending work (issue 10): the composer posts `text` and `file`
+# to it and reads the stored message's id from the JSON answer. Until one is registered the
+# composer says that replies are sent from the phone.
+SEND_ENDPOINTS = ("tickets.send_message", "inbox.send_message")
+
+
+def _send_url() -> str | None:
+    for endpoint in SEND_ENDPOINTS:
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, ticket_id=0)
+    return None
 
 
 def _filters() -> queries.ListFilters:
@@ -71,6 +84,7 @@ def index():
             "me": current_user.id,
         },
         strings=client_strings(),
+        send_url=_send_url(),
     )
 
 
@@ -124,6 +138,7 @@ def sync():
         "messages": [message_json(m, quoted) for m in result.messages],
         "conversations": [conversation_json(row) for row in result.rows],
         "unread": queries.unread_conversations(current_org),
+        "more": len(result.messages) >= queries.SYNC_LIMIT,
     })
 
 

@@ -424,8 +424,10 @@
     }
   }
 
+  // Not rememberId: only /sync moves the cursor, or opening a thread would skip messages of
+  // other conversations stored meanwhile.
   function addMessages(messages) {
-    messages.forEach(function (m) { state.messages[m.id] = m; rememberId(m.id); });
+    messages.forEach(function (m) { state.messages[m.id] = m; });
   }
 
   function renderHead() {
@@ -634,7 +636,8 @@
       error: function (message) { errorEl.textContent = message || ""; errorEl.hidden = !message; },
       setTemplateMode: function (on) {
         document.getElementById("composer-template").hidden = !on;
-        document.getElementById("composer-free").hidden = on;
+        // Without a send endpoint the box stays closed: the note says to answer on the phone.
+        document.getElementById("composer-free").hidden = on || !form.dataset.sendUrl;
         form.classList.toggle("is-template", on);
       }
     };
@@ -718,6 +721,7 @@
     state.unread = data.unread;
     setUnreadTitle();
     alertFor(fresh);
+    if (data.more) { queueSync([], []); }  // a long gap comes in pages
   }
 
   document.addEventListener("whatrack:event", function (evt) {

@@ -121,7 +121,10 @@ class Client:
                     self.frames.setdefault(frame["data"]["message_id"], now)
         finally:
             self.hello.set()
-            ws.close()
+            try:
+                ws.close()
+            except simple_websocket.ConnectionClosed:
+                pass
 
 
 def redis_baseline(url: str, namespace: str, rate: float, seconds: float) -> list[float]:
@@ -180,9 +183,16 @@ def post_load(port: int, secret: str, rate: float, seconds: float,
                               "type": "text", "text": {"body": f"mensagem {i}"}}]}}]}]}).encode()
         sent[wamid] = time.perf_counter()
         wall[wamid] = time.time()
-        conn.request("POST", "/webhooks/whatsapp", body=body, headers={
-            "Content-Type": "application/json", "X-Hub-Signature-256": sign(secret, body)})
-        resp = conn.getresponse()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(secret, body)}
+        try:
+            conn.request("POST", "/webhooks/whatsapp", body=body, headers=headers)
+            resp = conn.getresponse()
+        except (ConnectionError, http.client.HTTPException):
+            # The server closed the keep-alive connection: Meta would simply retry.
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/webhooks/whatsapp", body=body, headers=headers)
+            resp = conn.getresponse()
         resp.read()
         if resp.status != 200:
             raise RuntimeError(f"webhook answered {resp.status}")
@@ -284,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="dramatiq_worker_timeout values (ms), one run each")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the log folder")
     args = parser.parse_args(argv)
     timeouts = [int(v) for v in args.worker_timeouts.split(",") if v.strip()]
 
@@ -323,9 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         if created:
             drop_database(db_name)
         flush_redis_namespace(args.redis_url, namespace)
-        for path in logdir.iterdir():
-            path.unlink()
-        logdir.rmdir()
+        if args.keep_logs:
+            print(f"logs kept in {logdir}")
+        else:
+            for path in logdir.iterdir():
+                path.unlink()
+            logdir.rmdir()
         os.environ.pop("dramatiq_worker_timeout", None)
 
 

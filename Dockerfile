@@ -4,6 +4,10 @@
 #   scheduler           flask --app wsgi scheduler   (exactly one per deployment)
 #   release step        flask --app wsgi db upgrade
 # Configuration comes from the environment (see README.md); no secret is baked in.
+# The image expects ONE TLS-terminating proxy in front (TRUSTED_PROXIES=1): its
+# X-Forwarded-For / -Proto give the client's address (login throttle) and https (HSTS,
+# links). Exposed with no proxy in front, run it with TRUSTED_PROXIES=0. gunicorn itself
+# trusts no forwarding header (gunicorn.conf.py, read from /app).
 
 # Front-end vendor assets: npm runs here only when the project has a package.json (see
 # scripts/vendor-assets); only the copied files reach the final image. pyproject.toml is copied
@@ -19,7 +23,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    WHATRACK_ENV=production
+    WHATRACK_ENV=production \
+    TRUSTED_PROXIES=1
 # Dramatiq's Redis consumer sleeps up to this many ms between polls of an idle queue; its
 # 1000 ms default was a large part of a quiet inbox's webhook-to-screen tail (bench/realtime.py).
 ENV dramatiq_worker_timeout=20

@@ -8,6 +8,7 @@ A missing third-party secret disables that feature (shown as "not configured"), 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -42,6 +43,8 @@ class Config:
     META_APP_SECRET = _env("META_APP_SECRET")
     META_VERIFY_TOKEN = _env("META_VERIFY_TOKEN")
     META_CONFIG_ID = _env("META_CONFIG_ID")
+    # Facebook's JS SDK for Embedded Signup (tests serve a fake of it on loopback).
+    META_SDK_URL = _env("META_SDK_URL", "https://connect.facebook.net/en_US/sdk.js")
     META_GRAPH_URL = _env("META_GRAPH_URL", "https://graph.facebook.com")
     META_GRAPH_VERSION = _env("META_GRAPH_VERSION", "v25.0")
     # Facebook Login dialog host (tests point it at the fake Graph API).
@@ -49,6 +52,9 @@ class Config:
     # CAPI: read timeout of one batch request, and the first retry delay (doubling, 1 h cap).
     META_CAPI_TIMEOUT = float(_env("META_CAPI_TIMEOUT", "10"))
     META_CAPI_RETRY_BASE = float(_env("META_CAPI_RETRY_BASE", "2"))
+    # Read timeout (seconds) of every other outbound Graph API / Facebook Login call: a Meta
+    # that accepts the connection and never answers must not hold a request thread forever.
+    META_HTTP_TIMEOUT = float(_env("META_HTTP_TIMEOUT", "15"))
 
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
@@ -69,20 +75,34 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # The longest a login lasts: the remember-me cookie and every server-side session.
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(_env("REMEMBER_COOKIE_DAYS", "30")))
+    # Number of proxies in front of the app whose X-Forwarded-For / -Proto are trusted
+    # (Werkzeug's ProxyFix). 0: headers ignored, so nobody can fake their IP or scheme.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     WTF_CSRF_TIME_LIMIT = None  # a form left open all day in the inbox must still submit
 
     MEDIA_MAX_BYTES = 16 * 1024 * 1024
+    # Sends to the Cloud API: (connect, read) seconds. After a read timeout Meta may have
+    # accepted the message, so the send waits for a status webhook instead of repeating.
+    WHATSAPP_GRAPH_TIMEOUT = (3.05, float(_env("WHATSAPP_SEND_READ_TIMEOUT", "20")))
+    # How long a send whose answer was lost waits for a status before "not confirmed".
+    WHATSAPP_CONFIRM_SECONDS = int(_env("WHATSAPP_CONFIRM_SECONDS", "300"))
     # Meta allows webhook bodies up to 3 MB (history chunks); leave headroom.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     TRIAL_DAYS = 14
     # werkzeug method string; the test suite uses a cheaper one.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash algorithm, not a password
-    # Failed logins allowed per account and per IP inside LOGIN_WINDOW_SECONDS.
+    # Failed logins per account+IP pair inside LOGIN_WINDOW_SECONDS before each further try
+    # waits LOGIN_DELAY_SECONDS, doubling per failure; an IP gets 4 times as many failures.
     LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
     LOGIN_WINDOW_SECONDS = int(_env("LOGIN_WINDOW_SECONDS", "900"))
+    LOGIN_DELAY_SECONDS = int(_env("LOGIN_DELAY_SECONDS", "30"))
     INVITE_VALID_DAYS = 7
 
     SOCK_SERVER_OPTIONS = {"ping_interval": 25}
+    # An open /ws re-checks its session and membership this often (logout, removal).
+    WS_ACCESS_CHECK_SECONDS = float(_env("WS_ACCESS_CHECK_SECONDS", "15"))
     # The in-process worker thread only exists when there is no Redis.
     INPROCESS_WORKER = True
     DEMO_EMAIL = "demo@whatrack.local"
@@ -122,7 +142,16 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "TOKEN_ENCRYPTION_KEYS")
+    # Links built outside a request (workers, CLI) are https; inside one, the (trusted) scheme.
+    PREFERRED_URL_SCHEME = "https"
+    # Setting -> the environment variable that provides it. Without them each container would
+    # invent its own secret key and token key (sessions and stored tokens unreadable by its
+    # siblings) and its own SQLite file, so production refuses to start instead (D-log).
+    REQUIRED = {
+        "SECRET_KEY": "SECRET_KEY",
+        "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+        "TOKEN_ENCRYPTION_KEYS": "TOKEN_ENCRYPTION_KEYS",
+    }
 
 
 CONFIGS = {

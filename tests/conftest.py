@@ -23,7 +23,8 @@ os.environ["WHATRACK_TEST_DATABASE_URL"] = TEST_DB_URL
 os.environ.setdefault("WHATRACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ["WHATRACK_TEST_REDIS_NAMESPACE"] = f"whatrack-test-{RUN_ID}"
 
-pytest_plugins = ["tests.fixtures_app", "tests.fixtures_whatsapp", "tests.fixtures_capi"]
+pytest_plugins = ["tests.fixtures_app", "tests.fixtures_whatsapp", "tests.fixtures_capi",
+                  "tests.fixtures_signup"]
 
 
 def _admin(sql: str) -> None:

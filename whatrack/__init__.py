@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
 
@@ -15,6 +17,7 @@ from config import Config, config_from_env
 def create_app(config_class: type[Config] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config_class or config_from_env())
+    _require_settings(app)
     _apply_embedded_defaults(app)
 
     # Here, not at the top: every `import whatrack.x` runs this file first, and would
@@ -38,7 +41,59 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     _register_template_globals(app)
     register_error_handlers(app)
     register_cli(app)
+    _trust_proxies(app)
     return app
+
+
+class MissingConfiguration(SystemExit):
+    """Start-up refused: required settings are absent or unusable.
+
+    A SystemExit so every entry point (gunicorn, dramatiq, flask CLI) stops with the message
+    and no traceback; exit status 4 is what gunicorn treats as "the app cannot load", so its
+    master halts instead of respawning workers that fail the same way forever.
+    """
+
+    EXIT_STATUS = 4
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.EXIT_STATUS)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _require_settings(app: Flask) -> None:
+    """Settings the config class marks REQUIRED must be present before anything else runs."""
+    required: dict[str, str] = app.config.get("REQUIRED") or {}
+    missing = [env for key, env in required.items() if not app.config.get(key)]
+    problems = []
+    if missing:
+        problems.append("missing environment variables: " + ", ".join(missing))
+    keys = app.config.get("TOKEN_ENCRYPTION_KEYS")
+    if required and keys:
+        from cryptography.fernet import Fernet
+
+        for position, key in enumerate(k.strip() for k in keys.split(",")):
+            try:
+                Fernet(key)
+            except ValueError:
+                problems.append(f"TOKEN_ENCRYPTION_KEYS entry {position + 1} is not a Fernet "
+                                "key (32 url-safe base64-encoded bytes)")
+    if problems:
+        message = ("WhaTrack refuses to start in production: "
+                   + "; ".join(problems) + ". See README.md, Configuration.")
+        print(message, file=sys.stderr, flush=True)
+        raise MissingConfiguration(message)
+def _trust_proxies(app: Flask) -> None:
+    """Honour X-Forwarded-For / -Proto from exactly TRUSTED_PROXIES proxies, no more.
+
+    Outermost (after the webhook intake wraps the app), so every layer sees the client's
+    address and scheme: the login throttle, HSTS, ``_external`` links.
+    """
+    count = app.config["TRUSTED_PROXIES"]
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def _apply_embedded_defaults(app: Flask) -> None:

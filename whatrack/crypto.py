@@ -10,9 +10,13 @@ class TokenDecryptError(RuntimeError):
     """Stored token cannot be decrypted with any configured key (rotated away?)."""
 
 
-def _fernet() -> MultiFernet:
+def _keys() -> list[Fernet]:
     keys = [k.strip() for k in current_app.config["TOKEN_ENCRYPTION_KEYS"].split(",") if k.strip()]
-    return MultiFernet([Fernet(k) for k in keys])
+    return [Fernet(k) for k in keys]
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet(_keys())
 
 
 def encrypt_token(plain: str) -> str:
@@ -22,5 +26,22 @@ def encrypt_token(plain: str) -> str:
 def decrypt_token(cipher: str) -> str:
     try:
         return _fernet().decrypt(cipher.encode()).decode()
+    except InvalidToken as exc:
+        raise TokenDecryptError("token cannot be decrypted with TOKEN_ENCRYPTION_KEYS") from exc
+
+
+def reencrypt_token(cipher: str) -> str | None:
+    """``cipher`` encrypted with the first key, or None when it already is (nothing to do).
+
+    Raises TokenDecryptError when no configured key can read it.
+    """
+    keys = _keys()
+    try:
+        keys[0].decrypt(cipher.encode())
+        return None
+    except InvalidToken:
+        pass
+    try:
+        return MultiFernet(keys).rotate(cipher.encode()).decode()
     except InvalidToken as exc:
         raise TokenDecryptError("token cannot be decrypted with TOKEN_ENCRYPTION_KEYS") from exc

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from whatrack.extensions import db
 from whatrack.integrations.meta.errors import MetaError
+from whatrack.problems import meta_problem
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -42,6 +43,16 @@ class WhaTrackError(Exception):
 class ValidationError(WhaTrackError):
     status = 422
     code = "validation_error"
+
+
+class QueryError(ValidationError):
+    """A query-string argument that cannot be read (cursor, limit, dates, ids): a bad request.
+
+    The ``validation_error`` code stays, so clients keyed on it keep working; the status is
+    400 because the request itself is malformed, not a well-formed entity we refuse (D-log).
+    """
+
+    status = 400
 
 
 class ConflictError(WhaTrackError):
@@ -130,9 +141,10 @@ def redirect_on_error(endpoint: str, message: Any = None,
     return decorator
 
 
-def _flash_redirect(template: Any, error: str):
+def _flash_redirect(template: Any, error: str, details: list | None = None):
     endpoint = g.error_redirect[0]
-    flash(str(template) % {"error": error} if template else error, "error")
+    text = str(template) % {"error": error} if template else error
+    flash({"text": text, "details": details} if details else text, "error")
     return redirect(url_for(endpoint))
 
 
@@ -149,7 +161,9 @@ def register_error_handlers(app: Flask) -> None:
     def handle_meta_error(exc: MetaError):
         db.session.rollback()
         if g.get("error_redirect") and g.error_redirect[2] and not wants_json():
-            return _flash_redirect(g.error_redirect[2], exc.info.message or str(exc))
+            problem = meta_problem(exc)
+            return _flash_redirect(g.error_redirect[2], problem.text,
+                                   problem.as_flash()["details"])
         return handle_unexpected(exc)
 
     @app.errorhandler(HTTPException)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import Flask, current_app, g, has_request_context, request, session
@@ -48,6 +48,43 @@ def since(value: datetime | None) -> str:
     return format_timedelta(datetime.now(UTC) - value, threshold=1.1)
 
 
+def parse_date_input(raw: str | None) -> date | None:
+    """A date typed as dd/mm/aaaa (the forms' format) or sent as YYYY-MM-DD (links, the API).
+
+    Empty is None; anything else that is not a real date raises ValueError, and so does a
+    far-off year: it is a typo, and 9999-12-31 plus the day a range adds would overflow.
+    """
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if "/" in raw:
+        day, month, year = raw.split("/")  # a wrong count of parts raises ValueError too
+        if len(year) != 4:
+            raise ValueError(raw)
+        value = date(int(year), int(month), int(day))
+    else:
+        value = date.fromisoformat(raw)
+    if not 1970 <= value.year <= 2999:
+        raise ValueError(raw)
+    return value
+
+
+def date_input(value: date | None) -> str:
+    """The value of a date field: dd/mm/aaaa whatever the browser's own locale."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def ad_label(headline: str | None, ad_id: str | None) -> str:
+    """An ad's name as people can tell it apart: two ads may share a headline until Meta's
+    names are resolved, so the ad id's last digits go with it."""
+    tail = f"…{ad_id[-4:]}" if ad_id and ad_id != "0" else ""
+    if headline:
+        return f"{headline} · {tail}" if tail else headline
+    return f"Anúncio {tail}".strip() if tail else "Anúncio"
+
+
 def i18n_init_app(app: Flask) -> None:
+    app.jinja_env.globals["ad_label"] = ad_label
     app.jinja_env.filters["since"] = since
+    app.jinja_env.filters["date_input"] = date_input
     app.jinja_env.filters["phone"] = format_phone  # "+55 11 98765-4321"

@@ -7,7 +7,9 @@ carries its token. Playwright only drives /usr/bin/chromium; no browser is ever 
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,10 +36,71 @@ class LiveServerConfig(AppTestConfig):
     WTF_CSRF_ENABLED = True
 
 
+# What an owner or a secretary must never read on a page (issue 17): the check runs on the
+# HTML the live server rendered for every browser test, minus the folded "detalhes técnicos".
+DEVELOPER_TEXT = [
+    (re.compile(r"\bNone\b"), "a leaked None"),
+    (re.compile(r"\b[A-Z][A-Za-z]+(?:Error|Exception)\b"), "an exception class"),
+    (re.compile(r"\b(?:META|STRIPE|LLM|REDIS|DATABASE|TOKEN|TRIAL|BILLING|COPILOT|TRUSTED|DEMO)"
+                r"_[A-Z0-9_]+\b|\bSECRET_KEY\b"), "an environment variable"),
+    (re.compile(r"flask --app|\bwsgi\b"), "a CLI command"),
+    (re.compile(r"\bLLM\b|Webhooks do WhatsApp"), "developer jargon"),
+]
+_HIDDEN = re.compile(r"<script\b.*?</script>|<style\b.*?</style>|"
+                     r"<details class=\"tech-details\">.*?</details>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(page_html: str) -> str:
+    """The words of a rendered page a person reads (tags, scripts, folded details removed)."""
+    return html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", page_html)))
+
+
+def developer_text(page_html: str) -> list[str]:
+    text = visible_text(page_html)
+    found = []
+    for pattern, what in DEVELOPER_TEXT:
+        for match in pattern.finditer(text):
+            context = text[max(0, match.start() - 40):match.end() + 40].split()
+            found.append(f"{what}: {match.group(0)!r} in '{' '.join(context)}'")
+    return found
+
+
+class HtmlRecorder:
+    """WSGI middleware keeping every HTML body the live server sends (pages and partials)."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+        self.pages: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        seen: dict[str, bool] = {}
+
+        def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
+            seen["html"] = any(k.lower() == "content-type" and v.startswith("text/html")
+                               for k, v in headers)
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, recording_start_response)
+        if not seen.get("html"):
+            return body
+        try:
+            chunks = list(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        path = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
+        with self._lock:
+            self.pages.append((path, b"".join(chunks).decode("utf-8", "replace")))
+        return chunks
+
+
 @dataclass
 class LiveServer:
     app: Flask
     url: str
+    recorder: HtmlRecorder | None = None
 
     def translate(self, locale: str, message: str, **variables: Any) -> str:
         """``message`` as the app renders it in ``locale`` (its compiled Babel catalog)."""
@@ -58,17 +121,35 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
     from whatrack.tasks.broker import dramatiq_init_app
 
     live_app = create_app(LiveServerConfig)
+    recorder = HtmlRecorder(live_app.wsgi_app)
+    live_app.wsgi_app = recorder
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(app=live_app, url=f"http://127.0.0.1:{server.server_port}")
+        yield LiveServer(app=live_app, url=f"http://127.0.0.1:{server.server_port}",
+                         recorder=recorder)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
         live_app.extensions["realtime"].close()
         dramatiq_init_app(app)  # actors run in the suite's app again ("last app wins")
+
+
+@pytest.fixture(autouse=True)
+def no_developer_text_on_rendered_pages(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every page a browser test got from the live server reads like a product: no None, no
+    exception class, no environment variable, no CLI command (issue 17)."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("live_server")
+    server.recorder.pages.clear()
+    yield
+    problems = [f"{path}: {problem}" for path, page_html in list(server.recorder.pages)
+                for problem in developer_text(page_html)]
+    assert not problems, "developer text on a rendered page:\n" + "\n".join(problems)
 
 
 def _in_ci() -> bool:

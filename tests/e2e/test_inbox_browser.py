@@ -127,13 +127,44 @@ def test_closed_window_switches_the_composer_to_template_mode(
     _login(page, live_server, whatsapp_org["email"])
     page.goto(f"{live_server.url}/dashboard/whatsapp/inbox")
     page.locator(".conv", has_text="Bruno").click()
+    composer = page.locator("#inbox-composer")
     expect(page.locator("#inbox-window-clock")).to_contain_text("23 h")
-    expect(page.locator("#composer-template")).to_be_hidden()
+    expect(composer.locator("textarea[name=text]")).to_be_visible()
+    expect(composer.locator("[data-window-closed]")).to_have_count(0)
     page.locator(".conv", has_text="Ana").click()
-    expect(page.locator("#composer-template")).to_be_visible()
-    expect(page.locator("#composer-free")).to_be_hidden()
+    expect(composer.locator("[data-window-closed]")).to_be_visible()
+    expect(composer.locator("textarea[name=text]")).to_have_count(0)
+    expect(composer.locator("select[name=template], .composer-template")).not_to_have_count(0)
+    expect(page.locator("#inbox-window-clock")).to_have_text(
+        live_server.translate("pt_BR", "24h window closed: only templates can be sent"))
     expect(page.locator("#inbox-thread-window")).to_have_text(
         live_server.translate("pt_BR", "Window closed"))
+
+
+@pytest.mark.browser
+def test_a_reply_typed_in_the_composer_appears_exactly_once(
+        live_server, new_page, two_leads, post_webhook, worker):
+    page = new_page(viewport={"width": 1366, "height": 800})
+    _login(page, live_server, two_leads["email"])
+    loads: list[int] = []
+    _open_inbox(page, live_server, loads)
+    page.locator(".conv", has_text="Bruno").click()
+    text = page.locator("#inbox-composer textarea[name=text]")
+    expect(text).to_be_visible()
+    text.fill("Custa R$ 150,00.")
+    text.press("Shift+Enter")
+    text.type("Posso agendar?")
+    assert text.input_value() == "Custa R$ 150,00.\nPosso agendar?"
+    text.press("Enter")
+    thread = page.locator("#inbox-thread")
+    bubble = thread.locator(".msg-out .msg-text", has_text="Posso agendar?")
+    expect(bubble).to_have_count(1)
+    expect(text).to_have_value("")
+    worker.drain()  # the send goes out; its statuses come back as frames
+    page.wait_for_timeout(2000)  # the realtime frame and the fallback resync have both run
+    expect(bubble).to_have_count(1)
+    expect(page.locator(".conv").first).to_contain_text("Posso agendar?")
+    assert loads == []
 
 
 @pytest.mark.browser

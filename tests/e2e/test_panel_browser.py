@@ -45,7 +45,7 @@ def test_panel_opens_from_the_card_and_moves_the_stage_without_dragging(
     card.locator(".kcard-meta").click()  # not the name: anywhere on the card
     drawer = page.locator("#ticket-drawer")
     expect(drawer).to_be_visible()
-    expect(drawer.locator(".tpanel-messages")).to_contain_text("vocês atendem sábado?")
+    expect(drawer.locator("[data-thread]")).to_contain_text("vocês atendem sábado?")
     expect(drawer.get_by_role("link", name="Abrir no inbox").first).to_be_visible()
 
     target = page.locator(".kcol").nth(2)  # "Agendado"
@@ -65,9 +65,9 @@ def test_open_panel_updates_live_on_a_webhook(live_server, new_page, lead, post_
     expect(page.locator("html")).to_have_attribute("data-realtime", "connected")
     page.locator(".kcard").first.click()
     drawer = page.locator("#ticket-drawer")
-    expect(drawer.locator(".tpanel-messages")).to_be_visible()
+    expect(drawer.locator("[data-thread]")).to_be_visible()
     _say(post_webhook, "wamid.h2", "Pode ser às 9h?", NOW)
-    expect(drawer.locator(".tpanel-messages")).to_contain_text("Pode ser às 9h?")
+    expect(drawer.locator("[data-thread]")).to_contain_text("Pode ser às 9h?")
     worker.drain()
 
 

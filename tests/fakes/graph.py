@@ -17,7 +17,9 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.graph_cloud import FakeCloud
 from tests.fakes.graph_meta_ads import FakeCapi, FakeLogin
+from tests.fakes.graph_signup import FakeSignup
 
 
 @dataclass
@@ -66,6 +68,8 @@ class FakeGraph:
         self._lock = threading.Lock()
         self.login = FakeLogin()
         self.capi = FakeCapi()
+        self.signup = FakeSignup()
+        self.cloud = FakeCloud()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -87,6 +91,8 @@ class FakeGraph:
             self.valid_tokens.add(self.default_token)
             self.login = FakeLogin()
             self.capi = FakeCapi()
+            self.signup = FakeSignup()
+            self.cloud = FakeCloud()
 
     def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
         self.media[media_id] = (content, mime_type)
@@ -130,6 +136,10 @@ class FakeGraph:
                               failure.headers)
         prefix = f"/{self.version}/"
         public = request.path.removeprefix(prefix)
+        if request.path in ("/sdk.js", "/es-dialog"):
+            return self.signup.serve(self, request)
+        if public == "oauth/access_token" and self.signup.owns_code(request.values.get("code")):
+            return self.signup.exchange(self, request)
         if request.path.startswith(prefix) and public in ("dialog/oauth", "oauth/access_token"):
             return self.login.route(self, request, public)
         if not self._authorized(request):
@@ -166,6 +176,12 @@ class FakeGraph:
         """Graph objects by path: media, then login/datasets (FakeLogin), then CAPI events."""
         if request.method == "POST" and path.endswith("/events"):
             return self.capi.receive(self, request, path.removesuffix("/events"))
+        answered = self.signup.graph_route(self, request, path)
+        if answered is not None:
+            return answered
+        answered = self.cloud.route(self, request, path)
+        if answered is not None:
+            return answered
         answered = self.login.graph_route(self, request, path)
         if answered is not None:
             return answered

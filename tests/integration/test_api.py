@@ -20,6 +20,7 @@ def _assert_error(resp, status: int, code: str) -> None:
     assert isinstance(resp.json["error"]["message"], str) and resp.json["error"]["message"]
 
 
+@pytest.mark.endpoint("api.me")
 def test_me_returns_the_keys_organization_and_billing(client, make_org, make_api_key):
     org_id, _user_id, _email = make_org(name="Clínica Sorriso")
     _key_id, key = make_api_key(org_id)
@@ -77,6 +78,7 @@ def test_revoked_key_gets_401_json(client, make_org, make_api_key):
     _assert_error(client.get("/api/v1/me", headers=bearer(key)), 401, "unauthorized")
 
 
+@pytest.mark.endpoint("settings.revoke_api_key")
 def test_key_revoked_in_settings_stops_working_at_once(client, make_org, make_api_key,
                                                       client_as):
     org_id, _user_id, email = make_org()
@@ -109,6 +111,7 @@ def test_wrong_method_on_the_api_is_a_json_405(client, make_org, make_api_key):
     _assert_error(client.post("/api/v1/me", headers=bearer(key)), 405, "method_not_allowed")
 
 
+@pytest.mark.endpoint("settings.api_keys", "settings.create_api_key")
 def test_key_is_shown_once_and_stored_only_as_a_hash(client, db, make_org, client_as):
     org_id, _user_id, email = make_org()
 

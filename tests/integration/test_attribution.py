@@ -186,7 +186,7 @@ def test_an_open_organic_ticket_whose_customer_then_taps_ads(app, whatsapp_org, 
     assert_fields(ticket, lead_source="ad", ctwa_clid=CLICK_ID, source_id="120210000000000001")
     assert len(events()) == 1
     from whatrack.models import Organization
-    from whatrack.services import attribution
+    from whatrack.services.inbox import attribution
 
     with bind_org(whatsapp_org["org_id"]):
         org = db.session.get(Organization, whatsapp_org["org_id"])
@@ -256,7 +256,7 @@ def _store(app, body: dict) -> int:
     import json
 
     from whatrack.extensions import db
-    from whatrack.services.webhooks import store_webhook
+    from whatrack.services.webhooks.store import store_webhook
 
     with app.app_context():
         return store_webhook(db.engine, json.dumps(body).encode())
@@ -346,7 +346,7 @@ def test_shuffled_deliveries_on_several_workers_attribute_like_in_order(app, db,
 
     from whatrack.extensions import db as ext_db
     from whatrack.models import Contact, Organization
-    from whatrack.services import attribution
+    from whatrack.services.inbox import attribution
 
     bodies, expected = volume_deliveries(now_ts() - 3 * 3600)
     random.Random(19).shuffle(bodies)

@@ -27,6 +27,7 @@ def _nothing_created(db) -> bool:
 # --- signup ----------------------------------------------------------------------------
 
 
+@pytest.mark.endpoint("auth.signup")
 def test_signup_creates_trialing_org_with_owner_and_logs_in(client, db):
     from whatrack.models import Membership, Organization, User, utcnow
 
@@ -98,6 +99,7 @@ def test_signup_form_is_in_portuguese(client):
 # --- login -----------------------------------------------------------------------------
 
 
+@pytest.mark.endpoint("auth.login", "dashboard.home")
 def test_login_with_right_password_starts_session(client, make_org, login):
     _org_id, _user_id, email = make_org()
 
@@ -171,6 +173,7 @@ def test_login_with_remember_me_sets_a_remember_cookie_that_outlives_the_session
     assert browser_restarted.get("/dashboard").status_code == 200
 
 
+@pytest.mark.endpoint("auth.logout")
 def test_logout_is_a_post_and_ends_the_session(client, make_org, login):
     _org_id, _user_id, email = make_org()
     login(email)
@@ -202,6 +205,7 @@ def _change(client, current: str, new: str = "nova-senha-forte-1", confirm: str 
         "current_password": current, "new_password": new, "confirm": confirm or new})
 
 
+@pytest.mark.endpoint("auth.change_password")
 def test_password_change_with_wrong_current_password_is_refused(client, db, make_org, login):
     from whatrack.models import User
 
@@ -215,6 +219,7 @@ def test_password_change_with_wrong_current_password_is_refused(client, db, make
     assert db.session.get(User, user_id).check_password(PASSWORD)
 
 
+@pytest.mark.endpoint("auth.change_password")
 def test_password_change_logs_out_other_sessions_but_keeps_this_one(
     app, client, db, make_org, login, client_as
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ def _login_round_trip(client, fake):
     return client.get(f"{callback.path}?{callback.query}"), parse_qs(urlsplit(dialog).query)
 
 
+@pytest.mark.endpoint("settings.meta_connect", "settings.meta_callback", "settings.meta")
 def test_login_stores_a_long_lived_token_and_uses_the_waba_dataset(
         meta_app, whatsapp_org, client, login, db):
     meta_app.login.waba_datasets[FIXTURE_WABA] = [{"id": DATASET_ID, "name": "Sorriso Event"}]
@@ -84,6 +86,7 @@ def test_login_creates_the_waba_dataset_when_none_exists(meta_app, whatsapp_org,
     assert _connection(db, whatsapp_org["org_id"]).dataset_id == created
 
 
+@pytest.mark.endpoint("settings.meta_callback")
 def test_callback_with_a_forged_state_connects_nothing(meta_app, whatsapp_org, client, login,
                                                        db):
     login(whatsapp_org["email"])
@@ -107,7 +110,9 @@ def test_cancelled_login_says_why(meta_app, whatsapp_org, client, login, db):
 
 
 def test_missing_scopes_and_expiry_warning_show_in_the_health_box(meta_app, whatsapp_org,
-                                                                  client, login, db):
+                                                                  client, login, db, app):
+    from flask_babel import gettext
+
     from whatrack.models import utcnow
 
     meta_app.login.granted_scopes = ["ads_read", "public_profile"]
@@ -116,14 +121,18 @@ def test_missing_scopes_and_expiry_warning_show_in_the_health_box(meta_app, what
     page = client.get("/dashboard/settings/meta").get_data(as_text=True)
     assert "whatsapp_business_manage_events" in page and "ads_management" in page
 
+    with app.test_request_context():
+        reconnect = gettext("Reconnect Facebook")
+    assert reconnect not in client.get("/dashboard/tickets").get_data(as_text=True)
     with bind_org(whatsapp_org["org_id"]):
         conn = _connection(db, whatsapp_org["org_id"])
         conn.token_expires_at = utcnow() + timedelta(days=5)
         db.session.commit()
     page = client.get("/dashboard/tickets").get_data(as_text=True)
-    assert 'class="banner banner-warning"' in page and "/dashboard/settings/meta" in page
+    assert reconnect in page and 'href="/dashboard/settings/meta"' in page
 
 
+@pytest.mark.endpoint("settings.meta", "settings.meta_connect", "settings.meta_disconnect")
 def test_agents_cannot_manage_the_connection(meta_app, whatsapp_org, make_member, client_as):
     agent = make_member(whatsapp_org["org_id"], "agent")
     client = client_as(agent.email)
@@ -132,6 +141,7 @@ def test_agents_cannot_manage_the_connection(meta_app, whatsapp_org, make_member
     assert client.post("/dashboard/settings/meta/disconnect").status_code == 403
 
 
+@pytest.mark.endpoint("settings.meta_disconnect")
 def test_disconnect_deletes_the_token_and_new_events_wait(meta_app, whatsapp_org, connect_meta,
                                                           make_ticket, close_sale, client,
                                                           login, db):
@@ -145,6 +155,7 @@ def test_disconnect_deletes_the_token_and_new_events_wait(meta_app, whatsapp_org
     assert body["conversion_event"]["reason"] == "conectar Facebook"
 
 
+@pytest.mark.endpoint("settings.meta_datasets", "settings.meta_choose_dataset")
 def test_choosing_an_ad_account_pixel(meta_app, whatsapp_org, connect_meta, client, login, db):
     meta_app.login.ad_accounts = [{"id": "act_600000000000001", "name": "Sorriso Ads"}]
     meta_app.login.pixels["act_600000000000001"] = [{"id": "700000000000001",
@@ -164,6 +175,7 @@ def test_choosing_an_ad_account_pixel(meta_app, whatsapp_org, connect_meta, clie
         "700000000000001"
 
 
+@pytest.mark.endpoint("settings.meta_settings")
 def test_capi_settings_form_saves_lead_and_stage_choices(meta_app, whatsapp_org, client, login,
                                                          db):
     from whatrack.models import Stage

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
 from tests.fixtures_app import Login, bearer
@@ -89,11 +91,44 @@ def test_demo_is_idempotent_and_prints_a_login_that_works(app, db):
     assert browser.get("/dashboard").status_code == 200
 
 
+def test_demo_board_reads_like_a_clinic(app, db):
+    """Named contacts from two different ads and organic ones, and one sale shown as sent to
+    Meta, marked as demo data (no request to Meta was made for it)."""
+    from whatrack.models import Contact, MetaConversionAttempt, MetaConversionEvent, Ticket
+    from whatrack.tenancy import unscoped
+
+    assert _run(app, "demo").exit_code == 0
+    assert _run(app, "demo").exit_code == 0  # no second set of contacts
+    with unscoped():
+        contacts = db.session.scalars(select(Contact)).all()
+        tickets = db.session.scalars(select(Ticket)).all()
+        purchase = db.session.scalars(select(MetaConversionEvent).where(
+            MetaConversionEvent.event_name == "Purchase")).one()
+        attempts = db.session.scalar(select(func.count()).select_from(MetaConversionAttempt))
+    names = {c.profile_name for c in contacts}
+    assert len(contacts) == len(names) >= 5 and "Cliente Simulado" not in names
+    assert len({c.wa_id[:4] for c in contacts}) >= 3  # numbers from several area codes
+    headlines = {t.ad_headline for t in tickets if t.lead_source == "ad"}
+    assert len(headlines) >= 2
+    assert any(t.lead_source == "organic" for t in tickets)
+    assert (purchase.status, purchase.reason_code, purchase.value) == ("sent", "demo",
+                                                                       Decimal("1290.00"))
+    assert attempts == 0  # nothing was posted to Meta
+
+    browser = app.test_client()
+    Login(browser)(app.config["DEMO_EMAIL"], app.config["DEMO_PASSWORD"])
+    audit = browser.get("/dashboard/capi").get_data(as_text=True)
+    assert "não foi enviada à Meta" in audit
+    board = browser.get("/dashboard/tickets").get_data(as_text=True)
+    assert "Ana Beatriz Souza" in board and "…4521" in board and "…7788" in board
+
+
 def test_simulate_posts_a_signed_delivery_the_running_app_turns_into_a_lead(app, db, worker):
     import threading
 
     from werkzeug.serving import make_server
 
+    from whatrack.cli.demo_data import simulated_name
     from whatrack.models import Message, Ticket, WebhookEvent
     from whatrack.tenancy import unscoped
 
@@ -113,11 +148,16 @@ def test_simulate_posts_a_signed_delivery_the_running_app_turns_into_a_lead(app,
     worker.drain()
     db.session.expire_all()
     with unscoped():
-        assert db.session.scalars(select(WebhookEvent)).one().state == "processed"
-        message = db.session.scalars(select(Message)).one()
-        ticket = db.session.scalars(select(Ticket)).one()
-    assert message.text == "Oi, vi o anúncio" and message.direction == "inbound"
+        latest = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id.desc())).first()
+        assert latest.state == "processed"
+        message = db.session.scalars(
+            select(Message).where(Message.text == "Oi, vi o anúncio")).one()
+        ticket = db.session.get(Ticket, message.ticket_id)
+        name = ticket.contact.profile_name
+    assert message.direction == "inbound"
     assert (ticket.ctwa_clid, ticket.source_id) == ("clid-1", "ad-9")
+    # No --name: a real-looking name, the same one every time for this number.
+    assert name and name != "Cliente Simulado" and name == simulated_name("5511988887777")
 
 
 def test_simulate_against_an_app_that_is_not_running_fails_clearly(app, db):

@@ -68,6 +68,7 @@ def count_queries(engine):
         event.remove(engine, "before_cursor_execute", record)
 
 
+@pytest.mark.endpoint("api.list_tickets")
 def test_a_ticket_carries_the_contracted_fields(whatsapp_org, post_webhook, worker,
                                                 make_api_key, client):
     assert post_webhook(load_fixture("inbound_ctwa_referral")).status_code == 200
@@ -143,6 +144,7 @@ def test_listing_tickets_takes_the_same_queries_for_10_or_100(app, whatsapp_org,
     assert len(few) == len(many) <= 5, many
 
 
+@pytest.mark.endpoint("api.list_ticket_messages")
 def test_messages_resume_after_a_message_id(whatsapp_org, post_webhook, worker, make_api_key,
                                             client):
     for n in range(5):
@@ -162,7 +164,7 @@ def test_messages_resume_after_a_message_id(whatsapp_org, post_webhook, worker, 
         "id": messages[0].id, "wamid": "wamid.M0", "direction": "inbound",
         "origin": "customer", "type": "text", "text": "parte 0", "media": None,
         "status": "delivered", "error": None, "timestamp": "2026-06-12T11:00:00+00:00",
-        "is_history": False, "reply_to": None}
+        "is_history": False, "reply_to": None, "send_state": None}
 
     after = client.get(f"{url}?after={messages[1].id}", headers=bearer(key)).json
     assert [m["text"] for m in after["data"]] == ["parte 2", "parte 3", "parte 4"]
@@ -174,7 +176,7 @@ def test_messages_resume_after_a_message_id(whatsapp_org, post_webhook, worker, 
     assert [m["text"] for m in rest["data"]] == ["parte 2", "parte 3"]
 
     bad = client.get(f"{url}?after=abc", headers=bearer(key))
-    assert bad.status_code == 422
+    assert bad.status_code == 400
     assert bad.json["error"]["code"]
 
 

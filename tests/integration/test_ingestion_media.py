@@ -103,6 +103,7 @@ def test_a_permanent_graph_error_marks_media_failed_and_keeps_the_message(
     assert len(fake_graph.requests_to(GRAPH_MEDIA)) == 1  # not retried
 
 
+@pytest.mark.endpoint("media.show")
 def test_media_is_served_to_a_logged_in_member(whatsapp_org, post_webhook, worker, fake_graph,
                                               login, client):
     fake_graph.add_media(IMAGE_ID, JPEG, "image/jpeg")
@@ -139,6 +140,7 @@ def test_a_document_keeps_its_file_name(whatsapp_org, post_webhook, worker, fake
         "inline; filename*=UTF-8''laudo%20m%C3%A9dico.pdf")
 
 
+@pytest.mark.endpoint("media.show")
 def test_another_organizations_member_gets_404(whatsapp_org, make_org, post_webhook, worker,
                                               fake_graph, client_as):
     fake_graph.add_media(IMAGE_ID, JPEG, "image/jpeg")

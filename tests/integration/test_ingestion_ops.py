@@ -62,6 +62,7 @@ def stranger_body() -> dict:
 # --- the operators' view ------------------------------------------------------------------
 
 
+@pytest.mark.endpoint("settings.webhook_events")
 def test_the_view_lists_the_organizations_deliveries_by_state(
         whatsapp_org, second_org, post_webhook, worker, client_as, make_member):
     post_webhook(load_fixture("inbound_text"))           # ours
@@ -80,7 +81,8 @@ def test_the_view_lists_the_organizations_deliveries_by_state(
         account_update.id, batch.id, ours_text.id]
     for state in ("failed", "unroutable", "received"):
         assert listed(owner.get(f"{VIEW}?state={state}").get_data(as_text=True)) == []
-    assert "<td>3 messages, 0 duplicates, 2 statuses, 0 other</td>" in page.get_data(
+    # Its own entries of the shared batch only (2 of the 3 messages are ours).
+    assert "<td>2 mensagens, 0 duplicadas, 2 status, 0 outros</td>" in page.get_data(
         as_text=True)
 
     other = client_as(second_org["email"])
@@ -91,6 +93,7 @@ def test_the_view_lists_the_organizations_deliveries_by_state(
     assert client_as(agent.email).get(VIEW).status_code == 403
 
 
+@pytest.mark.endpoint("settings.reprocess_webhook")
 def test_reprocess_runs_an_unroutable_delivery_once_the_number_is_attached(
         app, make_org, post_webhook, worker, client_as):
     from whatrack.extensions import db
@@ -121,8 +124,9 @@ def test_reprocess_runs_an_unroutable_delivery_once_the_number_is_attached(
     worker.drain()
 
     [event] = all_rows(WebhookEvent)
-    assert_fields(event, state="processed", error=None,
-                  summary="1 messages, 0 duplicates, 0 statuses, 0 other")
+    assert_fields(event, state="processed", error=None)
+    [route] = all_rows(WebhookEventRoute)
+    assert_fields(route, state="processed", summary="1 messages, 0 duplicates, 0 statuses, 0 other")
     [message] = all_rows(Message)
     assert message.organization_id == org_id
     assert [t.organization_id for t in all_rows(Ticket)] == [org_id]
@@ -134,7 +138,8 @@ def test_reprocess_runs_an_unroutable_delivery_once_the_number_is_attached(
     owner.post(f"{VIEW}/{event.id}/reprocess")
     worker.drain()
     assert len(all_rows(Message)) == 1
-    assert all_rows(WebhookEvent)[0].summary == "0 messages, 1 duplicates, 0 statuses, 0 other"
+    assert all_rows(WebhookEventRoute)[0].summary == (
+        "0 messages, 1 duplicates, 0 statuses, 0 other")
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -194,3 +199,46 @@ def test_cli_unroutable_lists_them_until_attach_and_reprocess_apply_them(
     assert runner.invoke(args=["whatsapp", "unroutable"]).output.strip() == (
         "0 unroutable deliveries")
     assert runner.invoke(args=["whatsapp", "reprocess", "999999"]).exit_code != 0
+
+
+def test_a_shared_delivery_shows_and_reprocesses_each_organizations_entries_only(
+        whatsapp_org, second_org, post_webhook, worker, client_as):
+    post_webhook(load_fixture("batch_multi_message"))
+    post_webhook(stranger_body())  # nobody's: must not show in either view
+    worker.drain()
+    batch, _stranger = all_rows(WebhookEvent)
+    ours, theirs = client_as(whatsapp_org["email"]), client_as(second_org["email"])
+    combined = "3 messages"
+
+    our_page = ours.get(VIEW).get_data(as_text=True)
+    their_page = theirs.get(VIEW).get_data(as_text=True)
+    assert listed(our_page) == listed(their_page) == [batch.id]
+    assert "<td>2 messages, 0 duplicates, 2 statuses, 0 other</td>" in our_page
+    assert "<td>1 messages, 0 duplicates, 0 statuses, 0 other</td>" in their_page
+    assert combined not in our_page and combined not in their_page
+    assert "399999999999999" not in our_page + their_page  # nobody's number stays private
+
+    response = theirs.post(f"{VIEW}/{batch.id}/reprocess")
+    assert response.status_code == 302
+    assert listed(theirs.get(f"{VIEW}?state=received").get_data(as_text=True)) == [batch.id]
+    assert listed(ours.get(f"{VIEW}?state=received").get_data(as_text=True)) == []
+    worker.drain()
+
+    routes = {r.organization_id: r for r in all_rows(WebhookEventRoute)}
+    # Their one message ran again (a duplicate now); ours were not touched.
+    assert_fields(routes[second_org["org_id"]], state="processed",
+                  summary="0 messages, 1 duplicates, 0 statuses, 0 other")
+    assert_fields(routes[whatsapp_org["org_id"]], state="processed",
+                  summary="2 messages, 0 duplicates, 2 statuses, 0 other")
+    assert len(all_rows(Message)) == 3
+    [event] = [e for e in all_rows(WebhookEvent) if e.id == batch.id]
+    assert event.summary == batch.summary and event.attempts == batch.attempts
+
+    ours.post(f"{VIEW}/{batch.id}/reprocess")
+    worker.drain()
+    routes = {r.organization_id: r for r in all_rows(WebhookEventRoute)}
+    assert routes[whatsapp_org["org_id"]].summary == (
+        "0 messages, 2 duplicates, 2 statuses, 0 other")
+    assert routes[second_org["org_id"]].summary == (
+        "0 messages, 1 duplicates, 0 statuses, 0 other")
+    assert ours.post(f"{VIEW}/{_stranger.id}/reprocess").status_code == 404

@@ -29,6 +29,7 @@ def _stage(db, org_id, kind, name=None):
         return db.session.scalars(stmt.order_by(Stage.position)).first()
 
 
+@pytest.mark.endpoint("tickets.board_view")
 def test_board_shows_default_columns_and_the_card(whatsapp_org, ticket_id, client, login):
     login(whatsapp_org["email"])
     page = client.get("/dashboard/tickets")
@@ -39,6 +40,7 @@ def test_board_shows_default_columns_and_the_card(whatsapp_org, ticket_id, clien
     assert f'data-ticket-id="{ticket_id}"' in html
 
 
+@pytest.mark.endpoint("tickets.create_sale")
 def test_closing_a_sale_in_brl_moves_card_to_won_with_value(
         whatsapp_org, ticket_id, client, login, db):
     from whatrack.models import Sale, Ticket
@@ -61,6 +63,7 @@ def test_closing_a_sale_in_brl_moves_card_to_won_with_value(
         assert ticket.closed_at is not None
 
 
+@pytest.mark.endpoint("tickets.create_sale")
 @pytest.mark.parametrize("value", ["0", "-5", "abc", "1,234", "10.000.000,01", "12,345", ""])
 def test_bad_sale_values_are_refused_and_nothing_saved(
         whatsapp_org, ticket_id, client, login, db, value):
@@ -76,6 +79,7 @@ def test_bad_sale_values_are_refused_and_nothing_saved(
         assert db.session.scalars(select(Sale)).all() == []
 
 
+@pytest.mark.endpoint("tickets.create_sale")
 def test_stale_version_gets_conflict_and_one_sale(whatsapp_org, ticket_id, client, login, db):
     from whatrack.models import Sale
 
@@ -93,12 +97,31 @@ def test_stale_version_gets_conflict_and_one_sale(whatsapp_org, ticket_id, clien
         assert len(db.session.scalars(select(Sale)).all()) == 1
 
 
+def _ticket_state(db, ticket_id):
+    from whatrack.models import Ticket, TicketEvent
+
+    db.session.rollback()
+    with unscoped():
+        ticket = db.session.get(Ticket, ticket_id)
+        events = db.session.scalars(select(TicketEvent.kind)).all()
+        return (ticket.stage_id, ticket.closed_at, ticket.lost_reason, ticket.version, events)
+
+
+@pytest.mark.endpoint("tickets.move")
 def test_lost_column_requires_a_reason(whatsapp_org, ticket_id, client, login, db):
     login(whatsapp_org["email"])
     lost_id = _stage(db, whatsapp_org["org_id"], "lost").id
-    resp = client.post(f"/dashboard/tickets/{ticket_id}/move", data={"stage_id": lost_id},
-                       headers={"Accept": "application/json"})
-    assert resp.status_code == 422
+    before = _ticket_state(db, ticket_id)
+    for reason in (None, "", "bored"):
+        data = {"stage_id": lost_id} if reason is None else {"stage_id": lost_id,
+                                                              "lost_reason": reason}
+        resp = client.post(f"/dashboard/tickets/{ticket_id}/move", data=data,
+                           headers={"Accept": "application/json"})
+        assert resp.status_code == 422, reason
+        assert resp.get_json()["error"]["field"] == "lost_reason"
+        # The board puts the card back where the server says it is: where it was.
+        assert resp.get_json()["ticket"]["stage_id"] == before[0] != lost_id
+        assert _ticket_state(db, ticket_id) == before
     resp = client.post(f"/dashboard/tickets/{ticket_id}/move",
                        data={"stage_id": lost_id, "lost_reason": "price", "lost_note": "caro"},
                        headers={"Accept": "application/json"})
@@ -106,6 +129,7 @@ def test_lost_column_requires_a_reason(whatsapp_org, ticket_id, client, login, d
     assert resp.get_json()["ticket"]["stage_id"] == lost_id
 
 
+@pytest.mark.endpoint("tickets.panel")
 def test_panel_renders_lead_source_and_sales(whatsapp_org, ticket_id, client, login):
     login(whatsapp_org["email"])
     resp = client.get(f"/dashboard/tickets/{ticket_id}?partial=1")
@@ -115,6 +139,7 @@ def test_panel_renders_lead_source_and_sales(whatsapp_org, ticket_id, client, lo
 
 
 def _count_queries(db, fn):
+    """(number of SQL statements ``fn`` ran, what ``fn`` returned)."""
     statements = []
 
     def before(conn, cursor, statement, *args):
@@ -122,10 +147,10 @@ def _count_queries(db, fn):
 
     event.listen(db.engine, "before_cursor_execute", before)
     try:
-        fn()
+        result = fn()
     finally:
         event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
+    return len(statements), result
 
 
 def _make_tickets(db, org_id, account_id, n, start=0):
@@ -144,40 +169,56 @@ def _make_tickets(db, org_id, account_id, n, start=0):
         db.session.commit()
 
 
+@pytest.mark.endpoint("tickets.board_view")
 def test_board_queries_are_constant_for_1000_tickets(whatsapp_org, client, login, db):
     login(whatsapp_org["email"])
     client.get("/dashboard/tickets")  # warm-up: session, babel, template cache
     _make_tickets(db, whatsapp_org["org_id"], whatsapp_org["account_id"], 10)
-    few = _count_queries(db, lambda: client.get("/dashboard/tickets"))
+    few, few_page = _count_queries(db, lambda: client.get("/dashboard/tickets"))
     _make_tickets(db, whatsapp_org["org_id"], whatsapp_org["account_id"], 990, start=10)
-    many = _count_queries(db, lambda: client.get("/dashboard/tickets"))
+    many, many_page = _count_queries(db, lambda: client.get("/dashboard/tickets"))
     assert few == many, (few, many)
     assert many <= 12
+    # The counts mean something only if both pages rendered the board with every ticket.
+    assert (few_page.status_code, many_page.status_code) == (200, 200)
+    few_html, many_html = few_page.get_data(as_text=True), many_page.get_data(as_text=True)
+    assert few_html.count("data-ticket-id=") == 10
+    assert many_html.count("data-ticket-id=") == 1000
+    assert "Cliente 0" in many_html and "Cliente 999" in many_html
 
 
+@pytest.mark.endpoint("tickets.cancel_sale")
 def test_admin_cancels_a_sale_from_the_panel_and_agents_cannot(
-        whatsapp_org, ticket_id, client, login, db, app):
+        whatsapp_org, ticket_id, client, login, client_as, db, app):
     from whatrack.models import Membership, Sale
     from whatrack.services.accounts import orgs
+
+    def cancellation():
+        db.session.rollback()
+        with unscoped():
+            sale = db.session.get(Sale, sale_id)
+            return sale.cancelled_at, sale.cancel_reason
 
     login(whatsapp_org["email"])
     client.post(f"/dashboard/tickets/{ticket_id}/sales", data={"value": "80"},
                 headers={"Accept": "application/json"})
     with unscoped():
         sale_id = db.session.scalars(select(Sale.id)).one()
-    assert client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": ""},
-                       headers={"Accept": "application/json"}).status_code == 422
-    resp = client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": "duplicada"},
-                       headers={"Accept": "application/json"})
-    assert resp.status_code == 200 and resp.get_json()["ok"]
-    with unscoped():
-        assert db.session.get(Sale, sale_id).cancel_reason == "duplicada"
 
     agent = orgs.create_user("agente@example.com", "password-123!", "Agente")
     db.session.add(Membership(organization_id=whatsapp_org["org_id"], user_id=agent.id,
                               role="agent"))
     db.session.commit()
-    client.post("/logout")
-    login("agente@example.com")
-    assert client.post(f"/dashboard/sales/{sale_id}/reject",
-                       headers={"Accept": "application/json"}).status_code == 403
+    agent_client = client_as("agente@example.com")
+    assert agent_client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": "engano"},
+                             headers={"Accept": "application/json"}).status_code == 403
+    assert cancellation() == (None, None)
+
+    assert client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": ""},
+                       headers={"Accept": "application/json"}).status_code == 422
+    assert cancellation() == (None, None)
+    resp = client.post(f"/dashboard/sales/{sale_id}/cancel", data={"reason": "duplicada"},
+                       headers={"Accept": "application/json"})
+    assert resp.status_code == 200 and resp.get_json()["ok"]
+    cancelled_at, reason = cancellation()
+    assert cancelled_at is not None and reason == "duplicada"

@@ -1,10 +1,13 @@
 """The UI is pt-BR by default (translated text, not only the lang attribute); a chosen language
 survives logging in and out."""
 
+import pytest
+
 PT_BR = "Comece seu teste grátis de 14 dias"
 EN = "Start your 14-day free trial"
 
 
+@pytest.mark.endpoint("public.landing", "public.set_language")
 def test_default_is_portuguese_and_english_is_selectable(client):
     page = client.get("/").get_data(as_text=True)
     assert 'lang="pt-BR"' in page

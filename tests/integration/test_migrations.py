@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -85,8 +86,6 @@ def test_touches_are_backfilled_from_stored_referral_messages(make_app, empty_da
     from sqlalchemy import text
 
     from whatrack.extensions import db
-    from whatrack.models import Contact, Message, Organization, Ticket
-    from whatrack.tenancy import bind_org
 
     class FreshDatabaseConfig(AppTestConfig):
         SQLALCHEMY_DATABASE_URI = empty_database
@@ -98,39 +97,45 @@ def test_touches_are_backfilled_from_stored_referral_messages(make_app, empty_da
     with fresh.app_context():
         try:
             upgrade(revision="0005")
-            org = Organization(name="Backfill", slug="backfill")
-            db.session.add(org)
-            db.session.flush()
-            with bind_org(org.id):
-                contact = Contact(organization_id=org.id, wa_id="5511999990000")
-                db.session.add(contact)
-                db.session.flush()
-                ticket = Ticket(organization_id=org.id, contact_id=contact.id,
-                                lead_source="ad", ctwa_clid="clid-backfill")
-                db.session.add(ticket)
-                db.session.flush()
+            # Rows as revision 0005 knew them: plain SQL, since today's models have columns
+            # that later revisions add.
+            def insert(sql: str, **values) -> int:
+                return db.session.execute(text(sql + " RETURNING id"), values).scalar_one()
 
-                def message(wamid: str, origin: str, ref: dict | None, history: bool = False):
-                    row = Message(organization_id=org.id, ticket_id=ticket.id,
-                                  contact_id=contact.id, wamid=wamid, origin=origin,
-                                  direction="outbound" if origin == "business_app_echo"
-                                  else "inbound", type="text", timestamp=when,
-                                  referral=ref, is_history=history)
-                    db.session.add(row)
-                    return row
+            org_id = insert("INSERT INTO organizations (name, slug, timezone, currency, "
+                            "billing_state, created_at) VALUES ('Backfill', 'backfill', "
+                            "'America/Sao_Paulo', 'BRL', 'trialing', :t)", t=when)
+            stage_id = insert("INSERT INTO stages (organization_id, name, kind, position, "
+                              "created_at) VALUES (:o, 'Novo', 'open', 0, :t)", o=org_id, t=when)
+            contact_id = insert("INSERT INTO contacts (organization_id, wa_id, created_at) "
+                                "VALUES (:o, '5511999990000', :t)", o=org_id, t=when)
+            ticket_id = insert(
+                "INSERT INTO tickets (organization_id, contact_id, stage_id, lead_source, "
+                "imported, ctwa_clid, unread_count, version, created_at) "
+                "VALUES (:o, :c, :s, 'ad', false, 'clid-backfill', 0, 1, :t)",
+                o=org_id, c=contact_id, s=stage_id, t=when)
 
-                clicked = message("wamid.B.1", "customer", referral)
-                message("wamid.B.2", "customer", None)
-                message("wamid.B.3", "history", referral, history=True)
-                db.session.commit()
-                clicked_id, ticket_id = clicked.id, ticket.id
+            def message(wamid: str, origin: str, ref: dict | None, history: bool = False) -> int:
+                return insert(
+                    "INSERT INTO messages (organization_id, ticket_id, contact_id, wamid, "
+                    "direction, origin, type, is_history, status, timestamp, forwarded, "
+                    "referral, media_state, created_at) VALUES (:o, :tk, :c, :w, :d, :origin, "
+                    "'text', :h, 'received', :t, false, :ref, 'none', :t)",
+                    o=org_id, tk=ticket_id, c=contact_id, w=wamid, origin=origin,
+                    d="outbound" if origin == "business_app_echo" else "inbound", h=history,
+                    t=when, ref=json.dumps(ref) if ref else None)
+
+            clicked_id = message("wamid.B.1", "customer", referral)
+            message("wamid.B.2", "customer", None)
+            message("wamid.B.3", "history", referral, history=True)
+            db.session.commit()
             upgrade()
             rows = db.session.execute(text(
                 "SELECT message_id, ticket_id, wamid, kind, touched_at, ctwa_clid, source_id, "
                 "headline, media_url, organization_id FROM ticket_touches")).all()
             assert [tuple(r) for r in rows] == [
                 (clicked_id, ticket_id, "wamid.B.1", "ad", when, "clid-backfill",
-                 "120210000000000001", "Clareamento", "https://x/i.jpg", org.id)]
+                 "120210000000000001", "Clareamento", "https://x/i.jpg", org_id)]
             db.session.rollback()
             downgrade(revision="base")
         finally:

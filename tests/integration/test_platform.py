@@ -32,6 +32,7 @@ class CrashingConfig(AppTestConfig):
 # --- probes ----------------------------------------------------------------------------
 
 
+@pytest.mark.endpoint("health.healthz")
 def test_healthz_answers_ok(client):
     resp = client.get("/healthz")
 
@@ -39,6 +40,7 @@ def test_healthz_answers_ok(client):
     assert resp.json == {"status": "ok"}
 
 
+@pytest.mark.endpoint("health.readyz")
 def test_readyz_is_ok_when_database_and_redis_answer(client):
     resp = client.get("/readyz")
 
@@ -47,6 +49,7 @@ def test_readyz_is_ok_when_database_and_redis_answer(client):
     assert resp.json["checks"] == {"database": "ok", "redis": "ok"}
 
 
+@pytest.mark.endpoint("health.readyz")
 def test_readyz_is_503_naming_the_database_when_it_is_unreachable(make_app):
     resp = make_app(DatabaseDownConfig).test_client().get("/readyz")
 

@@ -200,8 +200,9 @@ def test_stage_with_tickets_cannot_be_deleted_only_archived(ctx, db):
     assert "Pós-venda" not in [s.name for s in stage_service.active_stages(ctx["org"])]
 
 
+@pytest.mark.endpoint("api.create_sale", "api.update_ticket")
 def test_api_sale_and_patch(ctx, client, db):
-    from whatrack.models import Stage
+    from whatrack.models import MetaConversionEvent, Sale, Stage
     from whatrack.services.accounts.apikeys import create_api_key
 
     key = create_api_key(ctx["org"]).key
@@ -215,6 +216,12 @@ def test_api_sale_and_patch(ctx, client, db):
         assert resp.get_json()["error"]["message"]
     resp = client.post(f"/api/v1/tickets/{tid}/sales", data="nope", headers=headers)
     assert resp.status_code == 422
+    db.session.expire_all()
+    with unscoped():  # every refusal left nothing behind: no sale, the ticket still open
+        assert db.session.scalars(select(Sale)).all() == []
+        assert db.session.scalars(select(MetaConversionEvent).where(
+            MetaConversionEvent.event_name == "Purchase")).all() == []
+    assert (ctx["ticket"].closed_at, ctx["ticket"].version) == (None, 1)
     resp = client.post(f"/api/v1/tickets/{tid}/sales", json={"value": "350.00", "currency": "BRL"},
                        headers=headers)
     assert resp.status_code == 201

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 TEAM = "/dashboard/settings/team"
@@ -34,6 +35,7 @@ def _user_id(db, email: str) -> int:
     return db.session.scalars(select(User.id).where(User.email == email)).one()
 
 
+@pytest.mark.endpoint("auth.accept_invite", "settings.create_invite")
 def test_new_person_joins_with_the_invite_role_and_the_link_works_once(
     app, db, make_org, client_as
 ):
@@ -72,6 +74,7 @@ def test_invite_signup_with_bad_input_rerenders_and_keeps_the_link_usable(
     assert newcomer.get(path).status_code == 200
 
 
+@pytest.mark.endpoint("auth.accept_invite", "auth.switch_org", "dashboard.home")
 def test_logged_in_user_accepts_invite_and_switches_between_organizations(
     app, db, make_org, client_as
 ):
@@ -95,6 +98,7 @@ def test_logged_in_user_accepts_invite_and_switches_between_organizations(
     assert "Clínica Beta" in page and "Clínica Gama" not in page
 
 
+@pytest.mark.endpoint("settings.create_invite")
 def test_agent_cannot_invite(make_org, make_member, client_as):
     org_id, _owner_id, _email = make_org()
     agent = make_member(org_id, "agent")
@@ -117,6 +121,7 @@ def test_admin_can_invite_agents_but_cannot_grant_owner(db, make_org, make_membe
     assert admin.post(f"{TEAM}/invites", data={"role": "agent"}).status_code == 200
 
 
+@pytest.mark.endpoint("settings.change_role", "settings.team")
 def test_owner_changes_a_members_role(db, make_org, make_member, client_as):
     org_id, _owner_id, owner_email = make_org()
     agent = make_member(org_id, "agent")
@@ -129,6 +134,7 @@ def test_owner_changes_a_members_role(db, make_org, make_member, client_as):
     assert "Papel atualizado." in owner.get(TEAM).get_data(as_text=True)
 
 
+@pytest.mark.endpoint("settings.change_role")
 def test_only_owners_change_roles(db, make_org, make_member, client_as):
     org_id, _owner_id, _email = make_org()
     agent = make_member(org_id, "agent")
@@ -187,6 +193,7 @@ def test_admin_cannot_remove_an_owner(db, make_org, make_member, client_as):
     assert _membership(db, org_id, owner_id) is not None
 
 
+@pytest.mark.endpoint("settings.remove_member")
 def test_removing_a_member_ends_their_access_on_the_next_request(
     db, make_org, make_member, client_as
 ):
@@ -203,3 +210,33 @@ def test_removing_a_member_ends_their_access_on_the_next_request(
     assert after.status_code in (302, 404)
     assert after.status_code == 302 or "Clinica" not in after.get_data(as_text=True)
     assert agent_browser.get("/dashboard/settings/team").status_code in (302, 404)
+
+
+@pytest.mark.endpoint("settings.revoke_invite", "settings.team")
+def test_a_revoked_invite_link_stops_working(app, db, make_org, make_member, client_as):
+    from whatrack.models import Invite, User
+    from whatrack.tenancy import unscoped
+
+    org_id, _owner_id, owner_email = make_org(name="Clínica Alfa")
+    owner = client_as(owner_email)
+    path = _invite_link(owner)
+    with unscoped():
+        invite_id = db.session.scalars(select(Invite.id)).one()
+    revoke = f"{TEAM}/invites/{invite_id}/revoke"
+    agent = client_as(make_member(org_id, "agent").email)
+    assert agent.post(revoke).status_code == 403
+    assert client_as(make_org(name="Clínica Beta")[2]).post(revoke).status_code == 404
+    assert app.test_client().get(path).status_code == 200  # still usable after the refusals
+
+    resp = owner.post(revoke)
+
+    assert resp.status_code == 302 and resp.headers["Location"] == TEAM
+    db.session.expire_all()
+    with unscoped():
+        assert db.session.get(Invite, invite_id).revoked_at is not None
+    assert app.test_client().get(path).status_code == 404
+    joined = app.test_client().post(path, data={"name": "Eve", "email": "eve@example.com",
+                                                "password": "senha-da-eve-1"})
+    assert joined.status_code == 404
+    with unscoped():
+        assert db.session.scalars(select(User).where(User.email == "eve@example.com")).all() == []

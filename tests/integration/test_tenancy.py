@@ -55,6 +55,13 @@ ROUTE_SEEDS: dict[str, str] = {
     "api.list_ticket_messages": "ticket",
     "api.create_sale": "ticket",
     "media.show": "media_message",
+    "settings.whatsapp_disconnect": "whatsapp_account",
+    "settings.whatsapp_refresh_health": "whatsapp_account",
+    "settings.whatsapp_retry": "whatsapp_onboarding",
+    "api.send_ticket_message": "ticket",
+    "tickets.send_reply": "ticket",
+    "tickets.thread": "ticket",
+    "tickets.resend_message": "media_message",
 }
 
 # Routes with arguments that name no tenant object, and why.
@@ -114,6 +121,32 @@ class Seeder:
 
     def ticket(self) -> int:
         return self.make_ticket(self.org_id)
+
+    def whatsapp_account(self) -> int:
+        from whatrack.models import WhatsAppAccount
+
+        def build(db, org):
+            account = WhatsAppAccount(organization_id=org.id, waba_id="200000000000009",
+                                      phone_number_id=f"39{uuid.uuid4().int % 10**13:013d}",
+                                      display_phone_number="5511940009999")
+            db.session.add(account)
+            db.session.flush()
+            return account.id
+
+        return self._in_org(build)
+
+    def whatsapp_onboarding(self) -> int:
+        from whatrack.models import WhatsAppOnboarding
+
+        def build(db, org):
+            onboarding = WhatsAppOnboarding(organization_id=org.id, via="web", status="failed",
+                                            waba_id="200000000000009", steps={}, attempts=1,
+                                            phone_number_id="300000000000009")
+            db.session.add(onboarding)
+            db.session.flush()
+            return onboarding.id
+
+        return self._in_org(build)
 
     def stage(self) -> int:
         from whatrack.services.tickets.stages import add_stage

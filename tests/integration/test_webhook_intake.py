@@ -1,7 +1,9 @@
 """The endpoint: handshake, signature, store-before-ack, malformed bodies."""
 
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.fixtures_whatsapp import load_fixture
@@ -11,6 +13,7 @@ def _count(db, model):
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+@pytest.mark.endpoint("webhooks.verify")
 def test_handshake_echoes_challenge_with_our_token(client):
     resp = client.get("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=test-verify-token"
                       "&hub.challenge=1158201444")
@@ -18,6 +21,7 @@ def test_handshake_echoes_challenge_with_our_token(client):
     assert resp.get_data(as_text=True) == "1158201444"
 
 
+@pytest.mark.endpoint("webhooks.verify")
 def test_handshake_with_wrong_token_is_forbidden(client):
     resp = client.get("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope"
                       "&hub.challenge=1")
@@ -87,7 +91,8 @@ def test_queue_down_still_answers_200_and_the_sweeper_delivers_later(
     monkeypatch.setattr(process_webhook_events, "broker", RedisBroker(url=CLOSED_PORT_REDIS))
     assert post_webhook(load_fixture("inbound_text")).status_code == 200
     assert intake_handoff.flush(10)
-    assert "the sweeper will" in caplog.text
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info], \
+        "a failed hand-off to the queue must be logged with its error"
     monkeypatch.undo()  # Redis is back
     worker.drain()
     event = db.session.scalars(select(WebhookEvent)).one()

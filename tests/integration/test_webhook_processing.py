@@ -3,6 +3,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.fixtures_whatsapp import load_fixture
@@ -115,6 +116,7 @@ def test_account_update_for_an_unknown_business_is_unroutable(make_org, post_web
     assert "WABA" in event.summary
 
 
+@pytest.mark.endpoint("settings.whatsapp")
 def test_partner_removed_marks_the_number_disconnected(whatsapp_org, post_webhook, worker, db,
                                                       client, login):
     from whatrack.models import WhatsAppAccount

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from whatrack.cli.common import fail, org_by_slug
+from whatrack.cli.demo_data import seed_demo_conversations
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import Membership, Organization
@@ -43,14 +44,16 @@ def create_org_command(name: str, owner_email: str, owner_password: str) -> None
 @apikey_cli.command("create")
 @click.option("--org", "slug", required=True)
 @click.option("--name", default="CLI")
-def create_apikey_command(slug: str, name: str) -> None:
+@click.option("--read-only", is_flag=True, help="The key may only make GET requests.")
+def create_apikey_command(slug: str, name: str, read_only: bool) -> None:
     """Create an API key; prints the key alone on the last line (shown only once)."""
     org = org_by_slug(slug)
     with bind_org(org):
-        issued = apikeys.create_api_key(org, name)
+        issued = apikeys.create_api_key(org, name, read_only=read_only)
         prefix = issued.api_key.prefix  # read before the commit expires the row
         db.session.commit()
-    click.echo(f"API key {prefix}... for {slug} (store it now, it is not kept):")
+    access = "read-only" if read_only else "read-write"
+    click.echo(f"API key {prefix}... ({access}) for {slug} (store it now, it is not kept):")
     click.echo(issued.key)
 
 
@@ -83,6 +86,11 @@ def demo_command() -> None:
     """Create (once) a demo organization and print its login."""
     org, created = ensure_demo()
     db.session.commit()
+    owner = orgs.find_user_by_email(current_app.config["DEMO_EMAIL"])
+    seeded = seed_demo_conversations(org, owner)
+    db.session.commit()
+    if seeded:
+        click.echo(f"  {seeded} demo conversations added (one sale marked as demo data)")
     click.echo(("Created" if created else "Already present:") + f" demo organization {org.slug}")
     click.echo(f"  login:    {current_app.config['DEMO_EMAIL']}")
     click.echo(f"  password: {current_app.config['DEMO_PASSWORD']}")

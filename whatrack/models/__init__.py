@@ -12,15 +12,17 @@ from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.quick_replies import QuickReply
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
-from whatrack.models.user import LoginAttempt, User
+from whatrack.models.user import LoginAttempt, User, UserSession
 from whatrack.models.webhooks import WebhookEvent, WebhookEventRoute
 from whatrack.models.whatsapp import (
     Contact,
     MediaFile,
     Message,
     MessageStatusEvent,
+    MessageTemplate,
     WhatsAppAccount,
 )
+from whatrack.models.whatsapp_onboarding import WhatsAppOnboarding
 
 __all__ = [
     "ApiKey",
@@ -32,6 +34,7 @@ __all__ = [
     "Membership",
     "Message",
     "MessageStatusEvent",
+    "MessageTemplate",
     "MetaConnection",
     "MetaConversionAttempt",
     "MetaConversionEvent",
@@ -48,8 +51,10 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "User",
+    "UserSession",
     "WebhookEvent",
     "WebhookEventRoute",
     "WhatsAppAccount",
+    "WhatsAppOnboarding",
     "utcnow",
 ]

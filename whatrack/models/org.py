@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from whatrack.extensions import db
@@ -31,6 +31,9 @@ class Organization(TimestampMixin, db.Model):
     paid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(64))
+    # Opt-in: opening a conversation in WhaTrack shows the customer blue ticks.
+    mark_read_on_open: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                    server_default="false")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organization", cascade="all, delete-orphan"
@@ -91,5 +94,11 @@ class ApiKey(TenantMixin, TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was revoked when nobody clicked "Revoke": "creator_removed".
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # A read-only key may only GET; writes answer 403.
+    read_only: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                            server_default=false())
 
     organization: Mapped[Organization] = relationship()
+    created_by: Mapped[User | None] = relationship()

@@ -44,3 +44,9 @@ class WebhookEventRoute(TenantMixin, db.Model):
     webhook_event_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    # This organization's share of the delivery: its entries' outcome, never the others'.
+    # state None: its entries were never applied (a number attached after the delivery
+    # came), so the delivery's own state shows.
+    state: Mapped[str | None] = mapped_column(String(16))
+    summary: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)

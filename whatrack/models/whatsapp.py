@@ -26,6 +26,14 @@ if TYPE_CHECKING:
     from whatrack.models.tickets import Ticket
 
 MESSAGE_STATUSES = ("pending", "sent", "delivered", "read", "failed")
+# Who caused a message: the customer, the business app (coexistence echo), or a person in
+# WhaTrack, from the web panel or through the JSON API. Only the last two are ever sent by us.
+OUTBOUND_ORIGINS = ("web", "api")
+# Where our own send of an outbound message stands (NULL for everything we did not send):
+# queued (the worker will POST it), sending (a POST is in flight), accepted (Meta gave its
+# wamid), in_doubt (the answer was lost: waiting for a status carrying our id), unconfirmed
+# (none came: a person decides whether to resend), failed (Meta refused it, nothing sent).
+SEND_STATES = ("queued", "sending", "accepted", "in_doubt", "unconfirmed", "failed")
 # Forward-only order; "played" (voice note) counts as read, "failed" is terminal.
 STATUS_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3, "failed": 4}
 
@@ -44,6 +52,20 @@ class WhatsAppAccount(TenantMixin, TimestampMixin, db.Model):
     token_encrypted: Mapped[str | None] = mapped_column(Text)
     coexistence: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="connected")
+    # Number health as Meta last reported it (refreshed daily, services/whatsapp/health.py).
+    quality_rating: Mapped[str | None] = mapped_column(String(16))
+    name_status: Mapped[str | None] = mapped_column(String(32))
+    messaging_limit: Mapped[str | None] = mapped_column(String(32))
+    throughput: Mapped[str | None] = mapped_column(String(32))
+    meta_status: Mapped[str | None] = mapped_column(String(32))
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    health_error: Mapped[str | None] = mapped_column(String(255))
+    # Set when Meta refuses the token (code 190 and the like): the number needs reconnecting.
+    token_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.token_invalid_at is not None
 
     @property
     def token(self) -> str | None:
@@ -81,6 +103,8 @@ class Message(TenantMixin, TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("organization_id", "wamid"),
         Index("ix_messages_ticket_id_id", "ticket_id", "id"),
+        # The unconfirmed-send sweeper's scan; NULL (every message we did not send) dominates.
+        Index("ix_messages_send_state", "send_state", "send_state_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -93,7 +117,8 @@ class Message(TenantMixin, TimestampMixin, db.Model):
     whatsapp_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("whatsapp_accounts.id", ondelete="SET NULL")
     )
-    wamid: Mapped[str] = mapped_column(String(255), nullable=False)
+    # NULL only for an outbound message Meta has not accepted yet.
+    wamid: Mapped[str | None] = mapped_column(String(255))
     direction: Mapped[str] = mapped_column(String(8), nullable=False)
     origin: Mapped[str] = mapped_column(String(24), nullable=False)
     type: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -115,9 +140,39 @@ class Message(TenantMixin, TimestampMixin, db.Model):
     # none / pending / stored / failed / too_large
     media_state: Mapped[str] = mapped_column(String(16), nullable=False, default="none")
     media_error: Mapped[str | None] = mapped_column(String(255))
+    # Our own sends (see SEND_STATES); the person behind each one is always recorded.
+    send_state: Mapped[str | None] = mapped_column(String(16))
+    send_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     contact: Mapped[Contact] = relationship()
+
+
+class MessageTemplate(TenantMixin, TimestampMixin, db.Model):
+    """One language of a WABA's message template, as last synced from Meta."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("organization_id", "waba_id", "name", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    waba_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    meta_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(512), nullable=False)
+    language: Mapped[str] = mapped_column(String(16), nullable=False)
+    category: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    body: Mapped[str | None] = mapped_column(Text)
+    # Placeholders of the body ({{1}}, {{2}} or {{name}}), in order; what a sender fills in.
+    body_parameters: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    # Templates with a media header or URL buttons need more than body text: not offered.
+    sendable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    components: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class MessageStatusEvent(TenantMixin, TimestampMixin, db.Model):

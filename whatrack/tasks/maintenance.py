@@ -9,9 +9,11 @@ import dramatiq
 from whatrack.extensions import db
 from whatrack.integrations.meta.errors import MetaError
 from whatrack.services.accounts.auth import purge_login_attempts as purge
+from whatrack.services.accounts.sessions import purge_expired_sessions
 from whatrack.services.conversions import sweep as conversions_sweep
 from whatrack.services.meta import connection as meta_connection
 from whatrack.services.webhooks import commands as webhooks
+from whatrack.services.whatsapp import health
 from whatrack.tasks.conversions import send_conversion_events
 from whatrack.tasks.webhooks import BATCH, process_webhook_events
 
@@ -62,9 +64,24 @@ def check_meta_tokens() -> None:
 
 
 @dramatiq.actor(queue_name="default", max_retries=0)
+def refresh_whatsapp_health() -> None:
+    """Read each connected number's quality, limit and name status from Meta once a day;
+    a refused token marks the number "reconnection needed"."""
+    account_ids = health.accounts_due_for_health_check()
+    db.session.rollback()
+    for account_id in account_ids:
+        try:
+            health.check_account(account_id)
+        except MetaError as exc:  # Meta or the network is down: the error is kept, asked again
+            log.warning("health check of whatsapp account %s failed: %s", account_id, exc)
+        db.session.commit()
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
 def purge_login_attempts() -> None:
-    """Keep the login throttle table small (attempts older than a week)."""
+    """Keep the login tables small: attempts older than a week, expired sessions."""
     removed = purge()
+    expired = purge_expired_sessions()
     db.session.commit()
-    if removed:
-        log.info("purged %d old login attempts", removed)
+    if removed or expired:
+        log.info("purged %d old login attempts and %d expired sessions", removed, expired)

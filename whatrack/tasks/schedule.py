@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import dramatiq
 
-from whatrack.tasks import maintenance
+from whatrack.tasks import maintenance, messaging
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ def schedule() -> list[tuple[dramatiq.Actor, float]]:
         (maintenance.sweep_conversion_events, 30.0),
         (maintenance.purge_login_attempts, 3600.0),
         (maintenance.check_meta_tokens, 3600.0),  # each token about once a day
+        (maintenance.refresh_whatsapp_health, 3600.0),  # each number about once a day
+        (messaging.sweep_outbound_messages, 60.0),
+        (messaging.sync_all_templates, 3600.0),
     ]
 
 

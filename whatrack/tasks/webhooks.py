@@ -8,6 +8,7 @@ import dramatiq
 
 from whatrack import queue
 from whatrack.extensions import db
+from whatrack.models import WebhookEvent
 from whatrack.services.webhooks import commands as webhooks
 from whatrack.tasks.handoff import BatchHandoff
 
@@ -35,9 +36,32 @@ def _process(event_id: int) -> Exception | None:
         return exc if event is not None and event.state == "received" else None
 
 
+def _process_for_org(event_id: int, org_id: int) -> None:
+    """One organization's entries of a delivery, again; a failure is shown on its route."""
+    try:
+        route = webhooks.lock_org_route(org_id, event_id)
+        event = db.session.get(WebhookEvent, event_id)
+        if route is None or event is None or route.state != "received":
+            db.session.rollback()
+            return
+        webhooks.process_event(event, only_org_id=org_id)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("webhook %s reprocessing for organization %s failed", event_id, org_id)
+        webhooks.record_route_failure(org_id, event_id, f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+
+
 @dramatiq.actor(queue_name="webhooks", **RETRY)
-def process_webhook_event(event_id: int) -> None:
-    """Parse one stored delivery into rows; safe to run twice (processed rows are skipped)."""
+def process_webhook_event(event_id: int, org_id: int | None = None) -> None:
+    """Parse one stored delivery into rows; safe to run twice (processed rows are skipped).
+
+    With ``org_id``: only that organization's entries (its reprocess button).
+    """
+    if org_id is not None:
+        _process_for_org(event_id, org_id)
+        return
     error = _process(event_id)
     if error is not None:
         raise error  # Dramatiq retries with backoff; the sweeper covers a lost message

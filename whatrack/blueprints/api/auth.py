@@ -12,6 +12,8 @@ from whatrack.models import utcnow
 from whatrack.services.accounts.apikeys import find_active_key
 from whatrack.tenancy import bind_api_org
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 @bp.before_request
 def authenticate_api_key():
@@ -22,6 +24,9 @@ def authenticate_api_key():
     api_key = find_active_key(key.strip())
     if api_key is None:
         return error_response(401, "unauthorized", _("Invalid or revoked API key."))
+    if api_key.read_only and request.method not in READ_METHODS:
+        return error_response(403, "read_only_key",
+                              _("This API key is read-only: it can only make GET requests."))
     g.api_key = api_key
     bind_api_org(api_key.organization)
     # Touch at most once a minute so a busy integration does not write every request.

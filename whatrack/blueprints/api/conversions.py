@@ -6,7 +6,7 @@ from flask import jsonify, request
 
 from whatrack.blueprints.api import bp
 from whatrack.blueprints.api.serializers import conversion_event_json
-from whatrack.errors import ValidationError
+from whatrack.errors import QueryError
 from whatrack.services.conversions import queries as conversions_query
 from whatrack.services.tickets.queries import page_size
 from whatrack.tenancy import current_org
@@ -18,7 +18,7 @@ def list_conversion_events():
     audit_filter, errors = conversions_query.parse_filter(request.args)
     if errors:
         field, message = next(iter(errors.items()))
-        raise ValidationError(message, field=field)
+        raise QueryError(message, field=field)
     page = conversions_query.list_events(current_org, audit_filter,
                                          cursor=request.args.get("cursor"),
                                          limit=page_size(request.args.get("limit")))

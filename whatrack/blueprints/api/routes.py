@@ -41,10 +41,9 @@ def list_tickets():
 @bp.get("/tickets/<int:ticket_id>/messages")
 def list_ticket_messages(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
-    after = request.args.get("after")
-    if after is not None and not after.isdigit():
-        raise ValidationError("after must be a message id", field="after")
-    page = tickets_query.list_messages(current_org, ticket, after=int(after) if after else None,
+    after = tickets_query.parse_id(request.args.get("after"), "after",
+                                   "after must be a message id")
+    page = tickets_query.list_messages(current_org, ticket, after=after,
                                        limit=tickets_query.page_size(request.args.get("limit")))
     return jsonify({"data": [message_json(m) for m in page.items],
                     "next_cursor": page.next_cursor})

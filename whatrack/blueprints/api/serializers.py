@@ -92,6 +92,8 @@ def message_json(message: Any) -> dict[str, Any]:
         "timestamp": iso(message.timestamp),
         "is_history": message.is_history,
         "reply_to": message.context_wamid,
+        # Our own sends: queued / sending / accepted / in_doubt / unconfirmed / failed.
+        "send_state": message.send_state,
     }
 
 

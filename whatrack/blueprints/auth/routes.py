@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from whatrack.blueprints.auth import bp
@@ -17,9 +27,10 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.i18n import LANG_SESSION_KEY
 from whatrack.models import Organization
-from whatrack.security import safe_next_url
+from whatrack.security import redirect_to_next, safe_next_url
 from whatrack.services.accounts import auth as accounts
-from whatrack.services.accounts import orgs
+from whatrack.services.accounts import orgs, sessions
+from whatrack.services.accounts import throttle as login_throttle
 from whatrack.tenancy import SESSION_ORG_KEY, memberships_of
 
 
@@ -32,11 +43,14 @@ def _form_error(form, exc: WhaTrackError) -> None:
 
 
 def _start_session(user, org_id: int | None, remember: bool = False) -> None:
+    """Record a server-side session (committed here) and put its id in the cookie."""
+    sessions.start_session(user, remember=remember)
+    db.session.commit()
     lang = session.get(LANG_SESSION_KEY)
     session.clear()  # a fresh session on login: no fixation
     if lang:
         session[LANG_SESSION_KEY] = lang  # the language the person picked stays picked
-    login_user(user, remember=remember)
+    login_user(user, remember=remember, duration=sessions.lifetime())
     if org_id is not None:
         session[SESSION_ORG_KEY] = org_id
 
@@ -71,12 +85,17 @@ def login():
     if request.method == "GET":
         form.next.data = safe_next_url(request.args.get("next")) or ""
     if form.validate_on_submit():
+        attempt = login_throttle.open_attempt(orgs.normalize_email(form.email.data), _client_ip())
+        # Committed before it counts the others: parallel tries then see each other.
+        db.session.commit()
         try:
-            user = accounts.authenticate(form.email.data, form.password.data, _client_ip())
+            user = accounts.authenticate(attempt, form.password.data)
         except accounts.TooManyAttempts as exc:
-            db.session.rollback()
+            db.session.commit()  # keep the "throttled" mark: a refused try is no failure
             form.form_errors.append(exc.message)
-            return render_template("auth/login.html", form=form), 429
+            response = make_response(render_template("auth/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except accounts.InvalidCredentials as exc:
             db.session.commit()  # keep the failed attempt: it feeds the throttle
             form.form_errors.append(exc.message)
@@ -85,19 +104,39 @@ def login():
         memberships = memberships_of(user)
         _start_session(user, memberships[0].organization_id if memberships else None,
                        remember=form.remember.data)
-        return redirect(safe_next_url(form.next.data) or url_for("dashboard.home"))
+        return redirect_to_next(url_for("dashboard.home"), form.next.data or "")
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
 
 def _client_ip() -> str:
-    # Behind a proxy, ProxyFix (configured by the operator) rewrites remote_addr.
+    # Behind TRUSTED_PROXIES proxies, ProxyFix has already put the client's address here.
     return (request.remote_addr or "unknown")[:45]
 
 
 @bp.post("/logout")
 @login_required
 def logout():
+    # Server-side first: a copy of this session's cookie must stop working too.
+    sessions.end_session(current_user._get_current_object())
+    db.session.commit()
+    _clear_session()
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("public.landing"))
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere():
+    count = sessions.end_all_sessions(current_user._get_current_object())
+    db.session.commit()
+    _clear_session()
+    flash(ngettext("You have been logged out of %(num)d device.",
+                   "You have been logged out of %(num)d devices.", count), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _clear_session() -> None:
     lang = session.get(LANG_SESSION_KEY)
     session.clear()
     if lang:
@@ -105,8 +144,6 @@ def logout():
     # After the clear: logout_user() leaves the "clear the remember-me cookie" mark in the
     # session, and a remembered browser would otherwise log straight back in.
     logout_user()
-    flash(_("You have been logged out."), "info")
-    return redirect(url_for("public.landing"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -123,9 +160,6 @@ def change_password():
             _form_error(form, exc)
         else:
             db.session.commit()
-            # Re-issue the session with the new version. The real object, not the proxy:
-            # Flask-Login stores what it gets, and a stored proxy resolves to itself forever.
-            login_user(current_user._get_current_object())
             flash(_("Password changed. Other sessions were logged out."), "success")
             return redirect(url_for("dashboard.home"))
     status = 422 if form.errors or form.form_errors else 200

@@ -1,4 +1,4 @@
-"""Flask-Login wiring: users are loaded by id and session version."""
+"""Flask-Login wiring: users are loaded through their server-side session record."""
 
 from __future__ import annotations
 
@@ -6,23 +6,17 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
-from whatrack.extensions import db, login_manager
+from whatrack.extensions import login_manager
 from whatrack.models import User
+from whatrack.services.accounts.sessions import load_session_user
 
 if TYPE_CHECKING:
     from flask import Flask
 
 
 def load_user(user_id: str) -> User | None:
-    # "id:version": a password change bumps the version and logs out every other session.
-    ident, _sep, version = user_id.partition(":")
-    try:
-        user = db.session.get(User, int(ident))
-    except ValueError:
-        return None
-    if user is None or str(user.session_version) != version:
-        return None
-    return user
+    # "id:token" from the session or remember-me cookie; a deleted session row logs it out.
+    return load_session_user(user_id)
 
 
 def init_login(app: Flask) -> None:

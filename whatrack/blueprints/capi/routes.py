@@ -75,6 +75,7 @@ def index():
                                                                              audit_filter),
         f=audit_filter, statuses=EVENT_STATUSES, event_names=BUSINESS_MESSAGING_EVENTS,
         waiting=conversions.waiting_reason(conversions.connection_of(current_org)),
+        pending=conversions_query.pending_count(current_org),
         action_form=EmptyForm())
 
 

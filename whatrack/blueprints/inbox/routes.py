@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template, request, url_for
+from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from whatrack.blueprints.inbox import bp
 from whatrack.blueprints.inbox.serializers import conversation_json, iso, message_json
 from whatrack.blueprints.inbox.strings import client_strings
+from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.models.base import MAX_DB_ID
 from whatrack.services.inbox import queries
 from whatrack.services.inbox import quick_replies as quick_replies_service
+from whatrack.services.messaging import read_receipts
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, org_required
@@ -34,19 +36,6 @@ def _id_list(name: str) -> set[int]:
         if part.isdigit() and int(part) <= MAX_DB_ID:
             values.add(int(part))
     return values
-
-
-# The reply endpoint of the sending work (issue 10): the composer posts `text` and `file`
-# to it and reads the stored message's id from the JSON answer. Until one is registered the
-# composer says that replies are sent from the phone.
-SEND_ENDPOINTS = ("tickets.send_message", "inbox.send_message")
-
-
-def _send_url() -> str | None:
-    for endpoint in SEND_ENDPOINTS:
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint, ticket_id=0)
-    return None
 
 
 def _filters() -> queries.ListFilters:
@@ -84,7 +73,6 @@ def index():
             "me": current_user.id,
         },
         strings=client_strings(),
-        send_url=_send_url(),
     )
 
 
@@ -102,6 +90,7 @@ def conversation(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
+        read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
     found = queries.thread(current_org, ticket, before_id=_int_arg("before"))
     rows = queries.conversation_rows(current_org, {ticket.contact_id})
@@ -113,6 +102,16 @@ def conversation(ticket_id: int):
         "window_expires_at": iso(ticket.window_expires_at),
         "fep_expires_at": iso(queries.free_entry_point_expires_at(current_org, ticket)),
     })
+
+
+@bp.get("/dashboard/whatsapp/inbox/conversations/<int:ticket_id>/composer")
+@org_required
+def composer(ticket_id: int):
+    """The sending work's composer (text, file, template) for this conversation, without
+    its own thread: the inbox draws the thread above it."""
+    ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
+    return render_template("tickets/_composer.html", ticket=ticket, hide_thread=True,
+                           **composer_context(ticket))
 
 
 @bp.get("/dashboard/whatsapp/inbox/quick-replies")

@@ -28,6 +28,7 @@ def client_strings() -> dict[str, str]:
         "source_organic": _("Organic"),
         "source_history": _("History"),
         "origin_inbox": _("sent from WhaTrack"),
+        "origin_web": _("sent from WhaTrack"),
         "origin_business_app_echo": _("sent from the phone app"),
         "origin_api": _("sent via API"),
         "origin_history": _("history import"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, render_template, request, session, url_for
 from flask_babel import get_locale
 
 from whatrack.blueprints.public import bp
 from whatrack.i18n import LANG_SESSION_KEY
-from whatrack.security import safe_next_url
+from whatrack.security import redirect_to_next
 
 
 @bp.app_context_processor
@@ -46,5 +46,4 @@ def data_deletion():
 def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session[LANG_SESSION_KEY] = code
-    target = safe_next_url(request.args.get("next"))
-    return redirect(target or url_for("public.landing"))
+    return redirect_to_next(url_for("public.landing"), request.args.get("next"))

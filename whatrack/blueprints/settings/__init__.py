@@ -2,4 +2,11 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__)
 
-from whatrack.blueprints.settings import meta, quick_replies, routes, stages  # noqa: E402, F401
+from whatrack.blueprints.settings import (  # noqa: E402, F401
+    messaging,
+    meta,
+    quick_replies,
+    routes,
+    stages,
+    whatsapp,
+)

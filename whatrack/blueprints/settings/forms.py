@@ -22,8 +22,13 @@ class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
+API_KEY_ACCESS_CHOICES = [SelectChoice("read_write", _l("Read and write")),
+                          SelectChoice("read_only", _l("Read only (GET requests)"))]
+
+
 class ApiKeyForm(FlaskForm):
     name = StringField(_l("Key name"), validators=[Optional(), Length(max=80)])
+    access = SelectField(_l("Access"), choices=API_KEY_ACCESS_CHOICES, default="read_write")
 
 
 class EmptyForm(FlaskForm):

@@ -21,6 +21,7 @@ from whatrack.blueprints.settings.meta_forms import (
 from whatrack.errors import redirect_on_error
 from whatrack.extensions import db, oauth
 from whatrack.integrations.meta import facebook
+from whatrack.problems import Problem, exception_problem
 from whatrack.services.conversions import commands as conversions
 from whatrack.services.conversions import queries as conversions_query
 from whatrack.services.meta import connection as meta_connection
@@ -41,8 +42,10 @@ def facebook_oauth():
         "client_secret": cfg.get("META_APP_SECRET"),
         "authorize_url": f"{cfg['META_DIALOG_URL'].rstrip('/')}/{version}/dialog/oauth",
         "access_token_url": f"{graph}/{version}/oauth/access_token",
+        # Authlib sends the code exchange without any timeout unless given one.
         "client_kwargs": {"scope": ",".join(facebook.LOGIN_SCOPES),
-                          "token_endpoint_auth_method": "client_secret_post"},
+                          "token_endpoint_auth_method": "client_secret_post",
+                          "default_timeout": meta_connection.graph_timeout()},
     }
     # Authlib caches a client per name; tests (and a reconfigured server) change the URLs.
     if getattr(oauth, "_whatrack_facebook", None) != settings:
@@ -81,6 +84,7 @@ def meta():
         form=_settings_form(conn, _open_stages()), stages=_open_stages(),
         stage_field_name=stage_field_name, action_form=EmptyForm(),
         waiting=conversions.waiting_reason(conn),
+        pending=conversions_query.pending_count(current_org),
         waiting_text=conversions_query.REASONS.get(conversions.waiting_reason(conn) or ""))
 
 
@@ -90,8 +94,8 @@ def meta_connect():
     if not EmptyForm().validate_on_submit():
         abort(400)
     if not meta_connection.login_configured():
-        flash(_("Facebook Login is not configured on this server (META_APP_ID / "
-                "META_APP_SECRET)."), "error")
+        flash(_("Connecting Facebook is not available on this WhaTrack yet. Contact WhaTrack "
+                "support to turn it on."), "error")
         return redirect(url_for("settings.meta"))
     session[_OAUTH_ORG_KEY] = current_org.id
     return facebook_oauth().authorize_redirect(url_for("settings.meta_callback", _external=True))
@@ -111,14 +115,16 @@ def meta_callback():
     except (requests.RequestException, KeyError) as exc:
         db.session.rollback()
         log.warning("Facebook code exchange failed: %s", type(exc).__name__)
-        flash(_("Facebook did not connect (%(reason)s). Try again.",
-                reason=type(exc).__name__), "error")
+        flash(exception_problem(_("Facebook did not answer in time. Try again."),
+                                exc).as_flash(), "error")
         return redirect(url_for("settings.meta"))
     except OAuthError as exc:
         db.session.rollback()
         log.info("Facebook login not completed: %s", exc.error)
-        flash(_("Facebook did not connect (%(reason)s). Try again.",
-                reason=exc.description or exc.error), "error")
+        flash(Problem(_("Facebook did not connect: the login was cancelled or refused. Try "
+                        "again and accept every permission."),
+                      [("OAuth", str(exc.error or "")), (_("message"), str(exc.description or ""))]
+                      ).as_flash(), "error")
         return redirect(url_for("settings.meta"))
     db.session.commit()
     flash(_("Facebook connected."), "success")

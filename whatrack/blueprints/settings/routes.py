@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from whatrack.blueprints.settings import bp
@@ -18,8 +21,8 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Invite
 from whatrack.services.accounts import apikeys, orgs
+from whatrack.services.reports.setup import setup_progress
 from whatrack.services.webhooks import commands as webhooks
-from whatrack.services.whatsapp.accounts import list_accounts
 from whatrack.tenancy import ROLE_RANK, current_org, current_role, org_required, role_required
 
 
@@ -37,7 +40,7 @@ def feature_status() -> dict[str, bool]:
 @bp.get("", strict_slashes=False)
 @org_required
 def index():
-    return render_template("settings/index.html", features=feature_status())
+    return render_template("settings/index.html", setup=setup_progress(current_org))
 
 
 @bp.get("/team")
@@ -139,7 +142,8 @@ def create_api_key():
     form = ApiKeyForm()
     if not form.validate_on_submit():
         abort(400)
-    issued = apikeys.create_api_key(current_org, form.name.data or "API", by=current_user)
+    issued = apikeys.create_api_key(current_org, form.name.data or "API", by=current_user,
+                                    read_only=form.access.data == "read_only")
     db.session.commit()
     return render_template("settings/api_key_created.html", key=issued.key, api_key=issued.api_key)
 
@@ -155,11 +159,21 @@ def revoke_api_key(key_id: int):
     return redirect(url_for("settings.api_keys"))
 
 
-@bp.get("/whatsapp")
-@org_required
-def whatsapp():
-    return render_template("settings/whatsapp.html", accounts=list_accounts(current_org),
-                           features=feature_status())
+_SUMMARY = re.compile(r"(\d+) messages, (\d+) duplicates, (\d+) statuses, (\d+) other")
+
+
+@bp.app_template_filter("delivery_summary")
+def delivery_summary(summary: str | None) -> str:
+    """A processed delivery's counts (stored in English for operators) in the page's words."""
+    match = _SUMMARY.match(summary or "")
+    if not match:
+        return summary or ""
+    messages, duplicates, statuses, others = (int(n) for n in match.groups())
+    parts = [ngettext("%(num)d message", "%(num)d messages", messages),
+             ngettext("%(num)d duplicate", "%(num)d duplicates", duplicates),
+             ngettext("%(num)d status", "%(num)d statuses", statuses),
+             ngettext("%(num)d other", "%(num)d others", others)]
+    return ", ".join(parts)
 
 
 @bp.get("/webhooks")
@@ -177,7 +191,7 @@ def webhook_events():
 def reprocess_webhook(event_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
-    webhooks.reprocess_event(webhooks.get_org_event(current_org, event_id))
+    webhooks.reprocess_org_entries(current_org, webhooks.get_org_event(current_org, event_id))
     db.session.commit()
     flash(_("Delivery queued for processing again."), "info")
     return redirect(url_for("settings.webhook_events"))

@@ -9,6 +9,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from whatrack.errors import NotFound, WhaTrackError, wants_json
 from whatrack.extensions import db
 from whatrack.models import Ticket
+from whatrack.security import redirect_to_next
 from whatrack.services.tickets import board
 from whatrack.tenancy import current_org
 
@@ -44,7 +45,7 @@ def done(ticket: Ticket, message: str | None = None, status: int = 200, **extra:
                         "card_html": render_card(ticket), "message": message, **extra}), status
     if message:
         flash(message, "success")
-    return redirect(request.form.get("next") or url_for("tickets.panel", ticket_id=ticket.id))
+    return redirect_to_next(url_for("tickets.panel", ticket_id=ticket.id))
 
 
 def refused(exc: WhaTrackError, ticket: Ticket | None = None):

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import render_template, request
+from flask import flash, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from whatrack.blueprints.tickets import bp
 from whatrack.blueprints.tickets.common import done, form_field, refused, render_card, seen_version
+from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
+from whatrack.i18n import parse_date_input
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
-from whatrack.services.inbox import queries as inbox_queries
+from whatrack.services.messaging import read_receipts
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
 from whatrack.services.tickets.commands import LOST_REASONS
 from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, org_required
 
-RECENT_MESSAGES = 5
-
 
 def _date_arg(name: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        return parse_date_input(request.args.get(name))
     except ValueError:
+        flash(_("Type the dates as dd/mm/yyyy, for example 01/11/2026."), "error")
         return None
 
 
@@ -73,14 +74,14 @@ def panel(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if request.args.get("read") == "1":
         tickets.mark_read(current_org, ticket)
+        read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
     in_inbox = request.args.get("in") == "inbox"
     context = {
+        **composer_context(ticket),
         "ticket": ticket,
+        # The inbox shows the thread and the composer beside the panel.
         "in_inbox": in_inbox,
-        # The inbox shows the thread beside the panel; elsewhere the panel shows its tail.
-        "recent_messages": [] if in_inbox else inbox_queries.thread(
-            current_org, ticket, limit=RECENT_MESSAGES).messages,
         "sales": sales.ticket_sales(current_org, ticket),
         "notes": tickets.ticket_notes(current_org, ticket),
         "members": orgs.list_members(current_org),
@@ -112,6 +113,8 @@ def move(ticket_id: int):
         tickets.move_ticket(current_org, ticket, stage, current_user,
                             lost_reason=form_field("lost_reason"),
                             lost_note=form_field("lost_note"))
+        # Whoever moves a card has dealt with it: its unread badge goes.
+        tickets.mark_read(current_org, ticket)
     except WhaTrackError as exc:
         return refused(exc, ticket)
     db.session.commit()

@@ -9,6 +9,7 @@ from whatrack.blueprints.tickets import bp
 from whatrack.blueprints.tickets.common import done, form_field, refused, seen_version
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
+from whatrack.i18n import money
 from whatrack.models import Sale, Ticket
 from whatrack.services.tickets import sales
 from whatrack.services.tickets.money import parse_amount, parse_currency
@@ -28,7 +29,11 @@ def create_sale(ticket_id: int):
     except WhaTrackError as exc:
         return refused(exc, Ticket.get_for_org_or_404(ticket_id, current_org))
     db.session.commit()
-    return done(db.session.get(Ticket, sale.ticket_id), _("Sale recorded."), status=201)
+    # The board's toast says the value and offers to undo (cancel) this very sale.
+    return done(db.session.get(Ticket, sale.ticket_id), _("Sale recorded."), status=201,
+                sale={"id": sale.id, "value": money(sale.value, sale.currency),
+                      "message": _("Sale of %(value)s recorded.",
+                                   value=money(sale.value, sale.currency))})
 
 
 def _decide(sale_id: int, change, message: str):

@@ -13,6 +13,7 @@ from simple_websocket import ConnectionClosed
 
 from whatrack.blueprints.tickets import bp
 from whatrack.extensions import db, sock
+from whatrack.services.accounts.sessions import has_access
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def org_socket(ws):
         ws.close(reason=1008, message="login required")
         return
     org_id = org.id
+    user_id, token = current_user.id, current_user.session_token
     # Loading the user and the org opened a transaction on a pooled connection; the socket
     # needs neither again and may stay open for hours, so give the connection back now.
     db.session.remove()
@@ -35,7 +37,7 @@ def org_socket(ws):
     subscription = hub.subscribe(org_id)
     try:
         ws.send(json.dumps({"type": "hello", "org_id": org_id, "server_time": time.time()}))
-        _pump(ws, subscription)
+        _pump(ws, subscription, lambda: _still_allowed(user_id, token, org_id))
     except ConnectionClosed:
         pass
     finally:
@@ -50,9 +52,28 @@ def _same_origin() -> bool:
     return urlsplit(origin).netloc == request.host
 
 
-def _pump(ws, subscription) -> None:
+def _still_allowed(user_id: int, token: str | None, org_id: int) -> bool:
+    """The session is not logged out and the user is still a member of the organization."""
+    try:
+        return has_access(user_id, token, org_id)
+    finally:
+        db.session.remove()  # the socket holds no connection between checks
+
+
+def _pump(ws, subscription, allowed) -> None:
+    # Access can end while the socket is open (logout, "log out everywhere", password
+    # change, removal from the team): re-checked on this heartbeat, the socket closes
+    # before it forwards anything more.
+    interval = current_app.config["WS_ACCESS_CHECK_SECONDS"]
+    next_check = time.monotonic() + interval
     while ws.connected:
-        event = subscription.get(timeout=POLL_SECONDS)
+        if time.monotonic() >= next_check:
+            if not allowed():
+                log.info("closing a websocket whose access ended")
+                ws.close(reason=1008, message="access ended")
+                return
+            next_check = time.monotonic() + interval
+        event = subscription.get(timeout=min(POLL_SECONDS, interval))
         if event is not None:
             ws.send(json.dumps(event))
         # Drain client frames (pings, focus hints) without blocking.

@@ -34,6 +34,13 @@ class MetaTemporaryError(MetaError):
     """Network trouble, timeouts, 5xx: the same request may succeed later."""
 
 
+class MetaOutcomeUnknown(MetaTemporaryError):
+    """The request left, its answer did not arrive (read timeout, connection dropped).
+
+    Meta may have acted on it: a send must not be repeated blindly after this.
+    """
+
+
 class MetaRateLimited(MetaTemporaryError):
     def __init__(self, message: str, info: MetaErrorInfo | None = None,
                  retry_after: float | None = None) -> None:

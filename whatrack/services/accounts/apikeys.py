@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
 from whatrack.models import ApiKey, Organization, User, utcnow
@@ -25,7 +26,8 @@ class IssuedKey:
     key: str
 
 
-def create_api_key(org: Organization, name: str = "API", by: User | None = None) -> IssuedKey:
+def create_api_key(org: Organization, name: str = "API", by: User | None = None,
+                   read_only: bool = False) -> IssuedKey:
     """A new key for ``org``; the plain key exists only in the return value."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(
@@ -34,6 +36,7 @@ def create_api_key(org: Organization, name: str = "API", by: User | None = None)
         prefix=key[:10],
         key_hash=_hash(key),
         created_by_id=by.id if by else None,
+        read_only=read_only,
     )
     db.session.add(api_key)
     db.session.flush()
@@ -52,7 +55,27 @@ def find_active_key(key: str) -> ApiKey | None:
 
 
 def list_api_keys(org: Organization) -> list[ApiKey]:
-    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())))
+    return list(db.session.scalars(select(ApiKey).options(joinedload(ApiKey.created_by))
+                                   .order_by(ApiKey.created_at.desc())))
+
+
+CREATOR_REMOVED = "creator_removed"
+
+
+def revoke_keys_created_by(org: Organization, user_id: int) -> int:
+    """Revoke ``org``'s active keys created by a person who is leaving it; returns how many.
+
+    A key acts for the organization, but someone chose what it may do and where it lives:
+    once that person has no access, neither should the integration they set up (D-log).
+    """
+    keys = db.session.scalars(select(ApiKey).where(
+        ApiKey.organization_id == org.id, ApiKey.created_by_id == user_id,
+        ApiKey.revoked_at.is_(None))).all()
+    now = utcnow()
+    for api_key in keys:
+        api_key.revoked_at, api_key.revoked_reason = now, CREATOR_REMOVED
+    db.session.flush()
+    return len(keys)
 
 
 def revoke_api_key(org: Organization, api_key: ApiKey) -> None:

@@ -6,27 +6,25 @@ import logging
 import secrets
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.models import LoginAttempt, User, utcnow
 from whatrack.models.user import password_hash_method
+from whatrack.services.accounts import throttle as login_throttle
 from whatrack.services.accounts.orgs import (
     check_password_strength,
     find_user_by_email,
-    normalize_email,
 )
+from whatrack.services.accounts.sessions import end_all_sessions
+from whatrack.services.accounts.throttle import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
-
-class TooManyAttempts(WhaTrackError):
-    status = 429
-    code = "too_many_requests"
+__all__ = ["InvalidCredentials", "TooManyAttempts", "authenticate", "change_password"]
 
 
 class InvalidCredentials(WhaTrackError):
@@ -34,35 +32,20 @@ class InvalidCredentials(WhaTrackError):
     code = "invalid_credentials"
 
 
-def _recent_failures(email: str, ip: str) -> tuple[int, int]:
-    since = utcnow() - timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
-    base = select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.succeeded.is_(False), LoginAttempt.created_at >= since
-    )
-    by_email = db.session.scalar(base.where(LoginAttempt.email == email))
-    by_ip = db.session.scalar(base.where(LoginAttempt.ip == ip))
-    return by_email, by_ip
+def authenticate(attempt: LoginAttempt, password: str) -> User:
+    """The user for this (already recorded and committed) try, or one generic error.
 
-
-def authenticate(email: str, password: str, ip: str) -> User:
-    """The user for these credentials, or one generic error; throttled per account and IP."""
-    email = normalize_email(email)
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    by_email, by_ip = _recent_failures(email, ip)
-    # An IP gets more room than one account: clinics share one office connection.
-    if by_email >= limit or by_ip >= limit * 4:
-        log.warning("login throttled for ip %s", ip)
-        raise TooManyAttempts(_("Too many attempts. Please wait a few minutes."))
-    user = find_user_by_email(email)
+    ``attempt`` comes from ``login_throttle.open_attempt``; the throttle may refuse it first.
+    """
+    login_throttle.check(attempt)
+    user = find_user_by_email(attempt.email)
     if user is None:
         # Spend the same hash check on an unknown email, so the response time does not
         # reveal which emails have an account.
         check_password_hash(_dummy_hash(), password)
-    ok = user is not None and user.check_password(password)
-    db.session.add(LoginAttempt(email=email, ip=ip, succeeded=ok))
-    if not ok:
-        db.session.flush()
+    if user is None or not user.check_password(password):
         raise InvalidCredentials(_("Invalid email or password."))
+    attempt.succeeded = True
     user.last_login_at = utcnow()
     db.session.flush()
     return user
@@ -84,8 +67,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise WhaTrackError(_("Current password is incorrect."), field="current_password")
     check_password_strength(new)
     user.set_password(new)
-    user.session_version += 1
-    db.session.flush()
+    end_all_sessions(user, keep_current=True)
 
 
 def purge_login_attempts(older_than: timedelta = timedelta(days=7)) -> int:

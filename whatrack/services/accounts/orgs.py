@@ -12,11 +12,12 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Invite, Membership, Organization, User, utcnow
+from whatrack.services.accounts.apikeys import revoke_keys_created_by
 from whatrack.services.tickets.stages import create_default_stages
 from whatrack.tenancy import ROLE_RANK, bind_org, unscoped
 
@@ -159,8 +160,19 @@ def accept_invite(token: str, user: User) -> Membership:
                 Membership.user_id == user.id,
             )
         ).first()
-        invite.accepted_at = utcnow()
-        invite.accepted_by_id = user.id
+        # One conditional UPDATE consumes the link: of parallel accepts exactly one matches
+        # the row (the others wait on its lock, then see accepted_at set) and goes on.
+        now = utcnow()
+        consumed = db.session.execute(
+            update(Invite)
+            .where(Invite.id == invite.id, Invite.accepted_at.is_(None),
+                   Invite.revoked_at.is_(None), Invite.expires_at > now)
+            .values(accepted_at=now, accepted_by_id=user.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if consumed != 1:
+            raise ValidationError(_("This invite link is invalid, expired or already used."))
+        db.session.refresh(invite)
         if existing is None:
             existing = Membership(
                 organization_id=invite.organization_id, user_id=user.id, role=invite.role
@@ -220,8 +232,10 @@ def remove_member(org: Organization, membership: Membership) -> None:
     if membership.role == "owner" and _owners(org) <= 1:
         raise ConflictError(_("The organization needs at least one owner."))
     db.session.delete(membership)
+    revoked = revoke_keys_created_by(org, membership.user_id)
     db.session.flush()
-    log.info("user %s removed from organization %s", membership.user_id, org.id)
+    log.info("user %s removed from organization %s (%d API keys of theirs revoked)",
+             membership.user_id, org.id, revoked)
 
 
 def pending_invites(org: Organization) -> list[Invite]:

@@ -15,10 +15,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from whatrack.errors import ValidationError
+from whatrack.errors import QueryError
 from whatrack.extensions import db
+from whatrack.i18n import parse_date_input
 from whatrack.integrations.meta.capi import BUSINESS_MESSAGING_EVENTS
 from whatrack.models import MetaConversionEvent, Organization, Sale, Ticket
+from whatrack.models.base import MAX_DB_ID
 from whatrack.models.conversions import EVENT_STATUSES
 
 # Why an event is skipped, failed or still waiting. English msgids; the API always shows
@@ -49,6 +51,7 @@ REASONS = {
     "meta_rejected": _l("Meta refused the event: %(message)s"),
     "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
     "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
+    "demo": _l("demo data: nothing was sent to Meta"),
 }
 # The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
 # carries the same words for the UI; keep both in step).
@@ -88,9 +91,9 @@ def _date(raw: str | None, field: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        return parse_date_input(raw)
     except ValueError:
-        errors[field] = _("Use a date as YYYY-MM-DD.")
+        errors[field] = _("Type the dates as dd/mm/yyyy, for example 01/11/2026.")
         return None
 
 
@@ -106,7 +109,8 @@ def parse_filter(args: Mapping[str, str]) -> tuple[AuditFilter, dict[str, str]]:
         errors["event_name"] = _("Unknown event name.")
         name = None
     ticket_raw = (args.get("ticket") or args.get("ticket_id") or "").strip()
-    ticket_id = int(ticket_raw) if ticket_raw.isdigit() and len(ticket_raw) < 10 else None
+    ticket_id = (int(ticket_raw) if ticket_raw.isascii() and ticket_raw.isdigit()
+                 and len(ticket_raw) < 10 else None)
     if ticket_raw and ticket_id is None:
         errors["ticket"] = _("The ticket is a number.")
     date_from = _date(args.get("from"), "from", errors)
@@ -153,13 +157,21 @@ def status_counts(org: Organization, f: AuditFilter) -> dict[str, int]:
     return counts
 
 
+def pending_count(org: Organization) -> int:
+    """How many of ``org``'s events still wait to go to Meta (a waiting banner needs some)."""
+    stmt = select(func.count()).select_from(MetaConversionEvent).where(
+        MetaConversionEvent.organization_id == org.id, MetaConversionEvent.status == "pending")
+    return db.session.scalar(stmt) or 0
+
+
 def list_events(org: Organization, f: AuditFilter, cursor: str | None = None,
                 limit: int = 50) -> Page:
     """Newest first, keyset-paginated by id (the cursor is the last id shown)."""
     conds = _conditions(org, f)
     if cursor:
-        if not cursor.isdigit() or len(cursor) > 12:
-            raise ValidationError(_("Invalid cursor."), field="cursor")
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 10 \
+                or int(cursor) > MAX_DB_ID:
+            raise QueryError(_("Invalid cursor."), field="cursor")
         conds.append(MetaConversionEvent.id < int(cursor))
     stmt = (select(MetaConversionEvent).where(*conds)
             .order_by(MetaConversionEvent.id.desc()).limit(limit + 1))

@@ -29,6 +29,7 @@ from whatrack.models.base import dialect_insert
 from whatrack.models.whatsapp import STATUS_RANK
 from whatrack.realtime.events import publish_after_commit
 from whatrack.services.inbox import attribution
+from whatrack.services.messaging.receipts import claim_by_callback
 from whatrack.services.tickets.stages import entry_stage
 from whatrack.services.whatsapp.phones import canonical_wa_id, digits, mask
 
@@ -337,6 +338,11 @@ def _apply_pending_statuses(org: Organization, message: Message) -> None:
         _set_status(message, event.status, event.timestamp, event.errors)
 
 
+def apply_recorded_statuses(org: Organization, message: Message) -> None:
+    """Apply statuses stored before ``message`` got its wamid (a send answered late)."""
+    _apply_pending_statuses(org, message)
+
+
 def apply_status(org: Organization, update: StatusUpdate) -> Message | None:
     """Record a status and move its message forward; the message may not exist yet."""
     errors = [asdict(e) for e in update.errors] or None
@@ -352,6 +358,9 @@ def apply_status(org: Organization, update: StatusUpdate) -> Message | None:
     message = db.session.scalars(
         select(Message).where(Message.wamid == update.wamid).with_for_update()
     ).first()
+    if message is None and update.biz_opaque_callback_data:
+        # Our own send whose response was lost: the status names the message by its id.
+        message = claim_by_callback(org, update)
     if message is None or not _set_status(message, update.status, when, errors):
         return None
     db.session.flush()

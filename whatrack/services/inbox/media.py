@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from whatrack.extensions import db
-from whatrack.integrations.meta.graph import GraphClient, MediaTooLarge
+from whatrack.integrations.meta.graph import GraphClient, MediaTooLarge, timeout_for
 from whatrack.models import MediaFile, Message, Organization, WhatsAppAccount
 
 log = logging.getLogger(__name__)
@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 def graph_client(account: WhatsAppAccount) -> GraphClient:
     cfg = current_app.config
-    return GraphClient(account.token or "", cfg["META_GRAPH_URL"], cfg["META_GRAPH_VERSION"])
+    return GraphClient(account.token or "", cfg["META_GRAPH_URL"], cfg["META_GRAPH_VERSION"],
+                       timeout=timeout_for(cfg["META_HTTP_TIMEOUT"]))
 
 
 def cached_media(org: Organization, message: Message) -> MediaFile | None:

@@ -16,7 +16,7 @@ from whatrack.errors import NotConfigured, ValidationError
 from whatrack.extensions import db
 from whatrack.integrations.meta import capi, facebook
 from whatrack.integrations.meta.errors import MetaError
-from whatrack.integrations.meta.graph import GraphClient
+from whatrack.integrations.meta.graph import GraphClient, timeout_for
 from whatrack.models import (
     DataDeletionRequest,
     MetaConnection,
@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 
 EXPIRY_WARNING = timedelta(days=7)
 LEAD_EVENT_CHOICES = tuple(n for n in capi.BUSINESS_MESSAGING_EVENTS if n != "Purchase")
-GRAPH_TIMEOUT = (3.05, 15)
+
+
+def graph_timeout() -> tuple[float, float]:
+    return timeout_for(current_app.config["META_HTTP_TIMEOUT"])
 
 
 def get_or_create_connection(org: Organization) -> MetaConnection:
@@ -50,7 +53,7 @@ def get_or_create_connection(org: Organization) -> MetaConnection:
 def _graph(token: str) -> GraphClient:
     cfg = current_app.config
     return GraphClient(token, cfg["META_GRAPH_URL"], cfg["META_GRAPH_VERSION"],
-                       timeout=GRAPH_TIMEOUT)
+                       timeout=graph_timeout())
 
 
 def _app_graph() -> GraphClient:
@@ -59,7 +62,7 @@ def _app_graph() -> GraphClient:
         raise NotConfigured(_("Facebook Login is not configured on this server "
                               "(META_APP_ID / META_APP_SECRET)."))
     return facebook.app_client(cfg["META_GRAPH_URL"], cfg["META_GRAPH_VERSION"],
-                               cfg["META_APP_ID"], cfg["META_APP_SECRET"], GRAPH_TIMEOUT)
+                               cfg["META_APP_ID"], cfg["META_APP_SECRET"], graph_timeout())
 
 
 def login_configured() -> bool:

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from whatrack.errors import ValidationError
+from whatrack.errors import QueryError
 from whatrack.extensions import db
+from whatrack.i18n import ad_label
 from whatrack.models import Organization, Sale, Ticket
 from whatrack.services.tickets.board import local_day_bounds
 
@@ -34,12 +35,14 @@ def parse_period(org: Organization, raw_from: str | None, raw_to: str | None,
     try:
         end = date.fromisoformat(raw_to) if raw_to else today
         start = date.fromisoformat(raw_from) if raw_from else end - timedelta(days=29)
-    except ValueError as exc:
-        raise ValidationError("dates must be YYYY-MM-DD", field="from") from exc
+    except (ValueError, OverflowError) as exc:  # OverflowError: to=0001-01-01 minus 29 days
+        raise QueryError("dates must be YYYY-MM-DD", field="from") from exc
+    if not (1970 <= start.year <= 2999 and 1970 <= end.year <= 2999):
+        raise QueryError("dates must be between 1970 and 2999", field="from")
     if start > end:
-        raise ValidationError("from must not be after to", field="from")
+        raise QueryError("from must not be after to", field="from")
     if (end - start).days >= MAX_PERIOD_DAYS:
-        raise ValidationError(f"the period can span at most {MAX_PERIOD_DAYS} days", field="to")
+        raise QueryError(f"the period can span at most {MAX_PERIOD_DAYS} days", field="to")
     return Period(start, end)
 
 
@@ -108,7 +111,7 @@ def compute_stats(org: Organization, period: Period) -> Stats:
 
 def _label(kind: str, source_id: str | None, campaign: str | None, headline: str | None) -> str:
     if kind == "ad":
-        return headline or f"Ad {source_id or '?'}"
+        return ad_label(headline, source_id)
     if kind == "utm":
         return campaign or "(sem campanha)"
     return "Orgânico"

@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from whatrack.errors import ValidationError
+from whatrack.errors import QueryError
 from whatrack.extensions import db
 from whatrack.models import Message, Organization, Ticket
+from whatrack.models.base import MAX_DB_ID
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
+TICKET_STATUSES = ("open", "closed")
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,31 @@ def page_size(raw: str | None) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError("limit must be an integer", field="limit") from exc
+        raise QueryError("limit must be an integer", field="limit") from exc
     if not 1 <= value <= MAX_PAGE:
-        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        raise QueryError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     return value
+
+
+def parse_id(raw: str | None, field: str, message: str) -> int | None:
+    """A row id from a query argument: ASCII digits within the database's integer range.
+
+    ``str.isdigit`` alone accepts "²" (int() then fails) and any length (the database then
+    overflows); both must be a 400, never a 500.
+    """
+    if raw in (None, ""):
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_DB_ID:
+        raise QueryError(message, field=field)
+    return int(raw)
+
+
+def parse_status(raw: str | None) -> str | None:
+    if raw in (None, ""):
+        return None
+    if raw not in TICKET_STATUSES:
+        raise QueryError("status must be open or closed", field="status")
+    return raw
 
 
 def _activity():
@@ -46,10 +69,15 @@ def _encode(when: datetime, ident: int) -> str:
 
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
-        when, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(when), int(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("invalid cursor", field="cursor") from exc
+        raw_when, raw_ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        when = datetime.fromisoformat(raw_when)
+    except (ValueError, UnicodeError) as exc:
+        raise QueryError("invalid cursor", field="cursor") from exc
+    # A naive time cannot be compared with the timestamptz column, and an id past the
+    # integer range overflows it: cursors are only ever ones we issued, so refuse both.
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise QueryError("invalid cursor", field="cursor")
+    return when, parse_id(raw_ident, "cursor", "invalid cursor") or 0
 
 
 def list_tickets(org: Organization, cursor: str | None = None, limit: int = DEFAULT_PAGE,
@@ -64,6 +92,7 @@ def list_tickets(org: Organization, cursor: str | None = None, limit: int = DEFA
         .order_by(activity.desc(), Ticket.id.desc())
         .limit(limit + 1)
     )
+    status = parse_status(status)
     if status == "open":
         stmt = stmt.where(Ticket.closed_at.is_(None))
     elif status == "closed":

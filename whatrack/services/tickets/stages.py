@@ -67,7 +67,9 @@ def rename_stage(org: Organization, stage: Stage, name: str) -> Stage:
 def move_stage(org: Organization, stage: Stage, offset: int) -> None:
     """Swap ``stage`` with its neighbour (offset -1: left, +1: right); positions renumbered."""
     stages = active_stages(org)
-    index = next(i for i, s in enumerate(stages) if s.id == stage.id)
+    index = next((i for i, s in enumerate(stages) if s.id == stage.id), None)
+    if index is None:  # archived: it has no place on the board to move from
+        raise ConflictError(_("Restore the stage before moving it."))
     target = index + offset
     if 0 <= target < len(stages):
         stages[index], stages[target] = stages[target], stages[index]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from whatrack import queue
 from whatrack.errors import NotFound
@@ -43,17 +43,26 @@ def lock_event(event_id: int) -> WebhookEvent | None:
 
 
 @dataclass
-class Outcome:
+class Counts:
     messages: int = 0
     duplicates: int = 0
     statuses: int = 0
     others: int = 0
+
+    def text(self) -> str:
+        return (f"{self.messages} messages, {self.duplicates} duplicates, "
+                f"{self.statuses} statuses, {self.others} other")
+
+
+@dataclass
+class Outcome(Counts):
     unroutable: set[str] = field(default_factory=set)
     orgs: set[int] = field(default_factory=set)
+    # Each organization's share: what its webhook view shows (never the others' entries).
+    per_org: dict[int, Counts] = field(default_factory=lambda: defaultdict(Counts))
 
     def summary(self) -> str:
-        text = (f"{self.messages} messages, {self.duplicates} duplicates, "
-                f"{self.statuses} statuses, {self.others} other")
+        text = self.text()
         if self.unroutable:
             text += f"; unroutable numbers: {', '.join(sorted(self.unroutable))}"
         return text[:255]
@@ -74,17 +83,21 @@ def _group_by_account(parsed: ParsedWebhook, routes: dict[str, WhatsAppAccount],
 
 
 def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount],
-                  outcome: Outcome) -> None:
+                  outcome: Outcome, only_org_id: int | None = None) -> None:
     """Account updates, address books, template statuses...: applied or logged, per tenant."""
-    waba_routes = accounts_by_waba_id({o.waba_id for o in parsed.others if o.waba_id})
+    waba_routes = _only(accounts_by_waba_id({o.waba_id for o in parsed.others if o.waba_id}),
+                        only_org_id)
     for other in parsed.others:
-        outcome.others += 1
         account = None
         if isinstance(other, ContactBookChange):  # the address book of one number
             account = phone_routes.get(other.phone_number_id or "")
         account = account or waba_routes.get(other.waba_id or "")
+        if only_org_id is not None and account is None:
+            continue  # another organization's entry (or nobody's): not this run's business
+        outcome.others += 1
         if account is not None:
             outcome.orgs.add(account.organization_id)
+            outcome.per_org[account.organization_id].others += 1
             if isinstance(other, ContactBookChange):
                 org = db.session.get(Organization, account.organization_id)
                 with bind_org(org):
@@ -98,18 +111,28 @@ def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount
                  getattr(other, "field", None), type(other).__name__)
 
 
+def _only(routes: dict[str, WhatsAppAccount], org_id: int | None) -> dict[str, WhatsAppAccount]:
+    if org_id is None:
+        return routes
+    return {key: account for key, account in routes.items() if account.organization_id == org_id}
+
+
 def _process_group(org: Organization, account: WhatsAppAccount,
                    items: list[InboundMessage | StatusUpdate], outcome: Outcome) -> None:
+    mine = outcome.per_org[org.id]
     for item in items:
         if isinstance(item, InboundMessage):
             received = inbox.receive_message(org, account, item)
             if received is None:
                 outcome.duplicates += 1
+                mine.duplicates += 1
                 continue
             outcome.messages += 1
+            mine.messages += 1
             _after_message(org, received)
         else:
             outcome.statuses += 1
+            mine.statuses += 1
             message = inbox.apply_status(org, item)
             if message is not None:
                 publish_after_commit(org.id, "message.status", {
@@ -126,12 +149,17 @@ def _after_message(org: Organization, received: inbox.Received) -> None:
         "direction": message.direction, "ticket_created": received.ticket_created})
 
 
-def process_event(event: WebhookEvent) -> Outcome:
+def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcome:
     """Parse and apply one stored delivery; the caller commits once.
 
     The attempt is counted with the outcome, in the event's one UPDATE: when processing
     raises, the rollback drops everything and ``record_failure`` counts it instead.
+    With ``only_org_id`` (an organization reprocessing from its settings), only that
+    organization's entries are applied and only its route records the outcome; the others'
+    entries, and the delivery's own state, are left as they are.
     """
+    if only_org_id is not None:
+        return _process_for_org(event, only_org_id)
     outcome = Outcome()
     try:
         parsed = parse_bytes(event.body)
@@ -152,7 +180,7 @@ def process_event(event: WebhookEvent) -> Outcome:
             db.session.flush()  # while bound, so the tenancy flush check sees this org
         outcome.orgs.add(org.id)
     _route_others(parsed, phone_routes, outcome)
-    _record_routes(event, outcome.orgs)
+    _record_routes(event, outcome.orgs, outcome)
     routed = outcome.messages or outcome.duplicates or outcome.statuses or outcome.orgs
     event.attempts += 1
     event.state = "unroutable" if outcome.unroutable and not routed else "processed"
@@ -162,14 +190,58 @@ def process_event(event: WebhookEvent) -> Outcome:
     return outcome
 
 
-def _record_routes(event: WebhookEvent, org_ids: set[int]) -> None:
+def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
+    outcome = Outcome()
+    parsed = parse_bytes(event.body)  # it was routed to this org, so it parsed before
+    all_routes = accounts_by_phone_number_id(parsed.phone_number_ids())
+    phone_routes = _only(all_routes, org_id)
+    accounts, groups = _group_by_account(parsed, phone_routes, outcome)
+    org = db.session.get(Organization, org_id)
+    with bind_org(org):
+        for account_id, items in groups.items():
+            _process_group(org, accounts[account_id], items, outcome)
+        db.session.flush()
+    _route_others(parsed, phone_routes, outcome, only_org_id=org_id)
+    _record_routes(event, {org_id}, outcome)
+    # A delivery parked as unroutable stops being so once every number in it has an owner
+    # (this organization just attached the last one): the platform's list forgets it.
+    if event.state == "unroutable" and set(all_routes) >= parsed.phone_number_ids():
+        event.state, event.processed_at, event.error = "processed", utcnow(), None
+    return outcome
+
+
+def _record_routes(event: WebhookEvent, org_ids: set[int], outcome: Outcome) -> None:
     for org_id in org_ids:
+        values = {"state": "processed", "summary": outcome.per_org[org_id].text(),
+                  "error": None}
         with bind_org(org_id):
-            db.session.execute(
-                dialect_insert(WebhookEventRoute)
-                .values(organization_id=org_id, webhook_event_id=event.id)
-                .on_conflict_do_nothing(index_elements=["webhook_event_id", "organization_id"])
-            )
+            stmt = dialect_insert(WebhookEventRoute).values(
+                organization_id=org_id, webhook_event_id=event.id, **values)
+            db.session.execute(stmt.on_conflict_do_update(
+                index_elements=["webhook_event_id", "organization_id"], set_=values))
+
+
+def lock_org_route(org_id: int, event_id: int) -> WebhookEventRoute | None:
+    """The organization's route of a delivery, locked (an org reprocess waits its turn)."""
+    with bind_org(org_id):
+        return db.session.scalars(
+            select(WebhookEventRoute).where(WebhookEventRoute.webhook_event_id == event_id,
+                                            WebhookEventRoute.organization_id == org_id)
+            .with_for_update()).first()
+
+
+def reset_route_for_reprocess(org: Organization, event: WebhookEvent) -> None:
+    """The organization asked to apply its entries of ``event`` again."""
+    route = lock_org_route(org.id, event.id)
+    route.state, route.error = "received", None
+    db.session.flush()
+
+
+def record_route_failure(org_id: int, event_id: int, error: str) -> None:
+    """After a rollback: an organization's reprocess failed; shown on its route only."""
+    route = lock_org_route(org_id, event_id)
+    if route is not None:
+        route.state, route.error = "failed", error[:2000]
 
 
 def record_failure(event_id: int, error: str) -> WebhookEvent | None:
@@ -191,6 +263,16 @@ def reprocess_event(event: WebhookEvent) -> None:
     queue.enqueue_after_commit("process_webhook_event", event.id)
 
 
+def reprocess_org_entries(org: Organization, event: WebhookEvent) -> None:
+    """An organization asked to apply its own entries of ``event`` again, after commit.
+
+    A delivery shared with another tenant is theirs too: only this organization's route and
+    entries are touched.
+    """
+    reset_route_for_reprocess(org, event)
+    queue.enqueue_after_commit("process_webhook_event", event.id, org.id)
+
+
 def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 2000) -> list[int]:
     """Deliveries still 'received' after a while: their queue message was lost."""
     cutoff = utcnow() - older_than
@@ -203,18 +285,45 @@ def stale_event_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 2
     return list(db.session.scalars(stmt))
 
 
-def org_events(org: Organization, state: str | None = None, limit: int = 100) -> list[WebhookEvent]:
+@dataclass(frozen=True)
+class OrgDelivery:
+    """A delivery as one organization sees it: its own entries' state and outcome."""
+
+    id: int
+    received_at: datetime
+    state: str
+    attempts: int
+    summary: str | None
+    error: str | None
+
+
+def _org_state():
+    # The whole delivery waiting or never applied for this org: the delivery's state;
+    # otherwise what happened to this organization's entries.
+    return case((WebhookEvent.state == "received", WebhookEvent.state),
+                (WebhookEventRoute.state.is_not(None), WebhookEventRoute.state),
+                else_=WebhookEvent.state)
+
+
+def org_events(org: Organization, state: str | None = None,
+               limit: int = 100) -> list[OrgDelivery]:
     """The operators' view: deliveries that touched ``org`` (newest first)."""
+    org_state = _org_state()
     stmt = (
-        select(WebhookEvent)
+        select(WebhookEvent.id, WebhookEvent.received_at, org_state, WebhookEvent.attempts,
+               WebhookEventRoute.summary, WebhookEventRoute.error, WebhookEvent.error)
         .join(WebhookEventRoute, WebhookEventRoute.webhook_event_id == WebhookEvent.id)
         .where(WebhookEventRoute.organization_id == org.id)
         .order_by(WebhookEvent.id.desc())
         .limit(limit)
     )
     if state:
-        stmt = stmt.where(WebhookEvent.state == state)
-    return list(db.session.scalars(stmt))
+        stmt = stmt.where(org_state == state)
+    rows = db.session.execute(stmt).all()
+    # The delivery's own error is about the whole body (malformed, a crash): shown only
+    # while this organization has no outcome of its own.
+    return [OrgDelivery(id=r[0], received_at=r[1], state=r[2], attempts=r[3], summary=r[4],
+                        error=r[5] or (r[6] if r[4] is None else None)) for r in rows]
 
 
 def unroutable_events(limit: int = 200) -> list[WebhookEvent]:

@@ -1,0 +1,1 @@
+"""WhatsApp numbers: Embedded Signup completion (signup), number health (health)."""

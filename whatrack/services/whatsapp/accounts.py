@@ -103,6 +103,14 @@ def accounts_by_waba_id(waba_ids: set[str]) -> dict[str, WhatsAppAccount]:
         return {row.waba_id: row for row in rows}
 
 
+def has_connected_number(org: Organization) -> bool:
+    """Whether the dashboard can stop pointing at the onboarding page."""
+    return db.session.scalars(
+        select(WhatsAppAccount.id).where(WhatsAppAccount.organization_id == org.id,
+                                         WhatsAppAccount.status == "connected").limit(1)
+    ).first() is not None
+
+
 def list_accounts(org: Organization) -> list[WhatsAppAccount]:
     return list(db.session.scalars(select(WhatsAppAccount).order_by(WhatsAppAccount.id)))
 

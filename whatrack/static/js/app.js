@@ -5,6 +5,10 @@
  * - form[data-confirm] / button[data-confirm]  asks window.confirm(message) before submitting.
  * - button[data-copy-target=SELECTOR]  copies the text (or value) of SELECTOR to the clipboard;
  *   optional data-copied-label is shown for two seconds.
+ * - input[data-date-input]  a dd/mm/aaaa text field (macro ui.date_field): slashes typed for
+ *   you; its [data-date-pick] button opens the browser's picker and writes the day back.
+ * - window.WhaTrack.toast(text, {linkText, onLink})  a short confirmation at the bottom of the
+ *   screen, with an optional action (e.g. undo) for eight seconds.
  */
 (function () {
   "use strict";
@@ -145,4 +149,78 @@
       selection.addRange(range);
     });
   });
+
+  /* ---------- Dates typed as dd/mm/aaaa ---------- */
+
+  function toIso(text) {
+    var m = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(text.trim());
+    return m ? m[3] + "-" + m[2] + "-" + m[1] : "";
+  }
+
+  function fromIso(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : "";
+  }
+
+  document.querySelectorAll("input[data-date-input]").forEach(function (input) {
+    input.addEventListener("input", function (event) {
+      if (event.inputType && event.inputType.indexOf("delete") === 0) return;
+      var digits = input.value.replace(/\D/g, "").slice(0, 8);
+      var out = digits.slice(0, 2);
+      if (digits.length > 2) out += "/" + digits.slice(2, 4);
+      if (digits.length > 4) out += "/" + digits.slice(4);
+      if (digits.length === 2 || digits.length === 4) out += "/";
+      input.value = out;
+    });
+    var picker = document.createElement("input");
+    picker.type = "date";
+    picker.tabIndex = -1;
+    picker.className = "date-picker-native";
+    picker.setAttribute("aria-hidden", "true");
+    var button = input.parentElement.querySelector("[data-date-pick]");
+    if (!button) return;
+    input.after(picker);
+    button.addEventListener("click", function () {
+      picker.value = toIso(input.value);
+      if (picker.showPicker) { try { picker.showPicker(); return; } catch (e) { /* fall through */ } }
+      picker.focus();
+    });
+    picker.addEventListener("change", function () {
+      if (picker.value) input.value = fromIso(picker.value);
+    });
+  });
+
+  /* ---------- Toasts ---------- */
+
+  function toast(text, options) {
+    options = options || {};
+    var box = document.getElementById("toasts");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toasts";
+      box.className = "toasts";
+      box.setAttribute("role", "status");
+      box.setAttribute("aria-live", "polite");
+      document.body.appendChild(box);
+    }
+    var item = document.createElement("div");
+    item.className = "toast";
+    var span = document.createElement("span");
+    span.textContent = text;
+    item.appendChild(span);
+    if (options.linkText && options.onLink) {
+      var link = document.createElement("button");
+      link.type = "button";
+      link.className = "toast-action";
+      link.textContent = options.linkText;
+      link.addEventListener("click", function () { options.onLink(item); });
+      item.appendChild(link);
+    }
+    box.appendChild(item);
+    window.setTimeout(function () { item.remove(); }, options.timeout || 8000);
+    return item;
+  }
+
+  window.WhaTrack = window.WhaTrack || {};
+  window.WhaTrack.toast = toast;
 })();

@@ -378,7 +378,7 @@
       var reason = message.error ? [message.error.code, message.error.title, message.error.message, message.error.details]
         .filter(function (x) { return x != null && x !== ""; }).join(" · ") : "";
       fail.appendChild(el("span", null, T.failed_reason + " " + (reason || T.status_failed)));
-      if (sendUrl() && message.text && !message.media) {
+      if (!message.is_history && message.origin !== "business_app_echo") {
         var again = el("button", "btn btn-secondary btn-sm msg-resend", T.resend);
         again.type = "button";
         again.dataset.resend = message.id;
@@ -457,6 +457,7 @@
       renderHead();
       renderThread(true);
       composerSlot.hidden = false;
+      composer.load(state.open ? state.open.id : ticketId);
       document.getElementById("inbox-pick") && document.getElementById("inbox-pick").remove();
       panel.load(ticketId);
       setUnreadTitle();
@@ -501,8 +502,8 @@
   threadEl.addEventListener("click", function (evt) {
     var button = evt.target.closest("[data-resend]");
     if (!button) { return; }
-    var message = state.messages[button.dataset.resend];
-    if (message) { send({ text: message.text }); }
+    button.disabled = true;
+    resend(button.dataset.resend);
   });
 
   document.getElementById("inbox-unread-btn").addEventListener("click", function () {
@@ -546,32 +547,37 @@
   window.setInterval(updateClocks, 1000);
 
   /* ---------------- composer ---------------- */
+  // The sending work's composer (tickets/_composer.html + composer.js: text, file, template)
+  // is loaded per conversation; this adds Enter to send, "/" quick replies, and a reload
+  // when the 24h window closes under the secretary's eyes (template mode).
 
   var composer = (function () {
-    var form = document.getElementById("composer");
-    var text = document.getElementById("composer-text");
+    var body = document.getElementById("inbox-composer-body");
     var quick = document.getElementById("composer-quick");
-    var fileInput = document.getElementById("composer-file");
-    var errorEl = document.getElementById("composer-error");
     var replies = null;  // fetched on the first "/" (the page itself stays at its queries)
     var choice = 0;
+    var loadedFor = null;
+    var loading = null;
+    var lastReload = 0;
 
-    function matches() {
+    function textarea() { return body.querySelector("[data-composer-form] textarea[name=text]"); }
+
+    function matches(text) {
       var value = text.value;
       if (value.charAt(0) !== "/" || value.indexOf("\n") >= 0) { return []; }
       if (replies === null) {
         replies = [];
-        getJSON(root.dataset.quickRepliesUrl).then(function (body) {
-          replies = body.data;
-          showQuick();
+        getJSON(root.dataset.quickRepliesUrl).then(function (data) {
+          replies = data.data;
+          showQuick(text);
         }, function () { replies = null; });
       }
       var typed = value.slice(1).toLowerCase();
       return replies.filter(function (r) { return r.name.indexOf(typed) === 0; }).slice(0, 8);
     }
 
-    function showQuick() {
-      var found = matches();
+    function showQuick(text) {
+      var found = matches(text);
       quick.hidden = !found.length;
       choice = Math.min(choice, Math.max(0, found.length - 1));
       quick.replaceChildren();
@@ -581,90 +587,83 @@
         li.setAttribute("aria-selected", i === choice ? "true" : "false");
         li.appendChild(el("strong", null, "/" + r.name));
         li.appendChild(el("span", "muted", " " + r.body.slice(0, 80)));
-        li.addEventListener("mousedown", function (evt) { evt.preventDefault(); insert(r); });
+        li.addEventListener("mousedown", function (evt) { evt.preventDefault(); insert(text, r); });
         quick.appendChild(li);
       });
       return found;
     }
 
-    function insert(reply) {
+    function insert(text, reply) {
       text.value = reply.body;
       quick.hidden = true;
       text.focus();
-      grow();
     }
 
-    function grow() {
-      text.style.height = "auto";
-      text.style.height = Math.min(text.scrollHeight, 160) + "px";
-    }
-
-    text.addEventListener("input", function () { choice = 0; showQuick(); grow(); });
-    text.addEventListener("keydown", function (evt) {
-      var found = quick.hidden ? [] : matches();
+    body.addEventListener("input", function (evt) {
+      if (evt.target === textarea()) { choice = 0; showQuick(evt.target); }
+    });
+    body.addEventListener("keydown", function (evt) {
+      var text = textarea();
+      if (evt.target !== text) { return; }
+      var found = quick.hidden ? [] : matches(text);
       if (found.length && (evt.key === "ArrowDown" || evt.key === "ArrowUp")) {
         evt.preventDefault();
         choice = (choice + (evt.key === "ArrowDown" ? 1 : found.length - 1)) % found.length;
-        showQuick();
+        showQuick(text);
         return;
       }
       if (found.length && (evt.key === "Tab" || evt.key === "Enter")) {
         evt.preventDefault();
-        insert(found[choice]);
+        insert(text, found[choice]);
         return;
       }
       if (evt.key === "Escape") { quick.hidden = true; return; }
       if (evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
         evt.preventDefault();
-        form.requestSubmit();
+        if (text.value.trim()) { text.form.requestSubmit(); }
       }
     });
-    fileInput.addEventListener("change", function () {
-      var name = document.getElementById("composer-file-name");
-      name.hidden = !fileInput.files.length;
-      name.textContent = fileInput.files.length ? "📎 " + fileInput.files[0].name : "";
-    });
-    form.addEventListener("submit", function (evt) {
-      evt.preventDefault();
-      if (!text.value.trim() && !fileInput.files.length) { return; }
-      send({ text: text.value, file: fileInput.files[0] || null });
+    // composer.js sends; the new message reaches the thread through /sync (its realtime
+    // frame, or this fallback), keyed by id, so it shows exactly once.
+    body.addEventListener("submit", function () {
+      quick.hidden = true;
+      window.setTimeout(function () { if (state.open) { queueSync([], [state.open.id]); } }, 1500);
     });
 
+    function load(ticketId) {
+      loadedFor = ticketId;
+      var request = fetch(urlFor(root.dataset.composerUrl, ticketId), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) {
+          if (request !== loading || loadedFor !== ticketId) { return; }
+          body.innerHTML = html;
+        });
+      loading = request;
+      return request;
+    }
+
     return {
-      form: form,
-      clear: function () { text.value = ""; fileInput.value = ""; grow(); fileInput.dispatchEvent(new Event("change")); },
-      error: function (message) { errorEl.textContent = message || ""; errorEl.hidden = !message; },
-      setTemplateMode: function (on) {
-        document.getElementById("composer-template").hidden = !on;
-        // Without a send endpoint the box stays closed: the note says to answer on the phone.
-        document.getElementById("composer-free").hidden = on || !form.dataset.sendUrl;
-        form.classList.toggle("is-template", on);
+      load: load,
+      // The partial knows whether the window was open when it was drawn; reload it when
+      // the countdown says otherwise (template mode, or free text again after an answer).
+      setTemplateMode: function (closed) {
+        var drawn = body.querySelector("[data-composer]");
+        if (!drawn || loadedFor === null) { return; }
+        var drawnOpen = drawn.dataset.windowOpen === "true";
+        // At most once a minute: a clock that disagrees with the server must not loop.
+        if (drawnOpen === closed && Date.now() - lastReload > 60000) {
+          lastReload = Date.now();
+          load(loadedFor);
+        }
       }
     };
   })();
 
-  function sendUrl() { return composer.form.dataset.sendUrl || ""; }
-
-  function send(payload) {
-    if (!state.open || !sendUrl()) { composer.error(T.error); return; }
-    var body = new FormData();
-    body.append("text", payload.text || "");
-    if (payload.file) { body.append("file", payload.file); }
-    var button = document.getElementById("composer-send");
-    button.disabled = true;
-    composer.error("");
-    fetch(urlFor(sendUrl(), state.open.id), {
-      method: "POST", credentials: "same-origin", body: body,
-      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (json) { return { ok: r.ok, json: json }; });
-    }).then(function (r) {
-      button.disabled = false;
-      if (!r.ok) { composer.error((r.json.error && r.json.error.message) || T.error); return; }
-      composer.clear();
-      var message = r.json.message || r.json.data || r.json;
-      if (message && message.id) { queueSync([message.id], [state.open.id]); }
-    }, function () { button.disabled = false; composer.error(T.error); });
+  function resend(messageId) {
+    window.WhaTrackPanel.post(urlFor(root.dataset.resendUrl, messageId), {}, csrf).then(function (r) {
+      if (r.ok) { queueSync(r.json.message ? [r.json.message.id] : [], state.open ? [state.open.id] : []); }
+      else { window.alert(((r.json && r.json.error) || {}).message || T.error); }
+    });
   }
 
   /* ---------------- realtime ---------------- */

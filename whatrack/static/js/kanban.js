@@ -75,6 +75,28 @@
     return false;
   }
 
+  // "Venda de R$ 1.234,56 registrada. Desfazer": undo cancels that very sale (admins only).
+  function announceSale(json) {
+    if (!json || !json.sale || !window.WhaTrack) { return; }
+    var cancelUrl = board.dataset.cancelUrl;
+    var options = {};
+    if (cancelUrl) {
+      options.linkText = board.dataset.undoLabel;
+      options.onLink = function (toastEl) {
+        toastEl.remove();
+        post(urlFor(cancelUrl, json.sale.id), { reason: board.dataset.undoReason }).then(function (r) {
+          if (r.ok) {
+            placeCard(r.json.card_html, r.json.ticket.stage_id);
+            window.WhaTrack.toast(r.json.message);
+          } else {
+            window.WhaTrack.toast(((r.json && r.json.error) || {}).message || "Erro");
+          }
+        });
+      };
+    }
+    window.WhaTrack.toast(json.sale.message, options);
+  }
+
   function move(card, stageId, extra) {
     var data = Object.assign({ stage_id: stageId, version: card.dataset.version }, extra || {});
     return post(urlFor(board.dataset.moveUrl, card.dataset.ticketId), data);
@@ -109,7 +131,7 @@
       value: form.value.value, currency: form.currency.value,
       description: form.description.value, version: card.dataset.version, origin: "kanban"
     }).then(function (r) {
-      if (applyResult(r, document.getElementById("sale-error"))) { saleDialog.close(); }
+      if (applyResult(r, document.getElementById("sale-error"))) { saleDialog.close(); announceSale(r.json); }
       else if (r.status === 409) { saleDialog.close(); }
     });
   });
@@ -136,13 +158,25 @@
   // --- drawer (ticket panel, panel.js: forms, stage selector, live refresh) ----------
   var panel = window.WhaTrackPanel.mount(drawer, {
     url: board.dataset.panelUrl, csrf: csrf,
-    onChange: function (json) { if (json.card_html) { placeCard(json.card_html, json.ticket.stage_id); } },
+    onChange: function (json) {
+      if (json.card_html) { placeCard(json.card_html, json.ticket.stage_id); }
+      announceSale(json);
+    },
     onClose: function () { drawer.hidden = true; }
   });
 
   function openPanel(ticketId) {
     // ?read=1 only on the first open: the panel's live refreshes must not mark it read.
-    panel.load(ticketId, "&read=1").then(function () { drawer.hidden = false; });
+    panel.load(ticketId, "&read=1").then(function () {
+      drawer.hidden = false;
+      // Opening marks it read on the server (read=1): the card drops its badge at once.
+      var card = board.querySelector('.kcard[data-ticket-id="' + ticketId + '"]');
+      if (card) {
+        card.classList.remove("has-unread");
+        var badge = card.querySelector(".kcard-unread");
+        if (badge) { badge.remove(); }
+      }
+    });
   }
 
   // A click anywhere on a card opens its panel (Enter too: cards are focusable).

@@ -1,7 +1,7 @@
 """quick_replies: saved answers per organization, inserted in the composer with "/name"
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 15:40:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

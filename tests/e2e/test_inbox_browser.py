@@ -57,6 +57,7 @@ def two_leads(whatsapp_org, post_webhook, worker):
     return whatsapp_org
 
 
+@pytest.mark.endpoint("inbox.index", "inbox.sync", "inbox.conversation")
 @pytest.mark.browser
 def test_live_message_reaches_the_open_thread_and_the_top_without_navigation(
         live_server, new_page, two_leads, post_webhook, worker, outbound_message):

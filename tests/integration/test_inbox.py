@@ -46,6 +46,7 @@ def three(whatsapp_org, post_webhook, worker):
     return whatsapp_org
 
 
+@pytest.mark.endpoint("inbox.conversations")
 def test_list_is_ordered_by_last_message_with_name_fallbacks(three, client, login):
     login(three["email"])
     body = client.get("/dashboard/whatsapp/inbox/conversations", headers=JSON).get_json()
@@ -61,6 +62,7 @@ def test_list_is_ordered_by_last_message_with_name_fallbacks(three, client, logi
     assert body["next_cursor"] is None
 
 
+@pytest.mark.endpoint("inbox.index")
 def test_page_renders_rows_for_the_script_and_no_coming_soon(three, client, login):
     login(three["email"])
     html = client.get("/dashboard/whatsapp/inbox").get_data(as_text=True)
@@ -68,6 +70,7 @@ def test_page_renders_rows_for_the_script_and_no_coming_soon(three, client, logi
     assert "Em breve" not in html
 
 
+@pytest.mark.endpoint("inbox.conversations")
 def test_search_by_name_number_and_message_text(three, client, login):
     login(three["email"])
 
@@ -82,6 +85,7 @@ def test_search_by_name_number_and_message_text(three, client, login):
     assert names("nada disso") == []
 
 
+@pytest.mark.endpoint("inbox.conversations")
 def test_filters_unread_mine_unassigned_stage_source_window(three, client, login, db):
     from whatrack.models import Stage, Ticket
 
@@ -117,6 +121,7 @@ def test_filters_unread_mine_unassigned_stage_source_window(three, client, login
     assert resp.status_code == 200 and len(resp.get_json()["data"]) == 3
 
 
+@pytest.mark.endpoint("inbox.conversations")
 def test_keyset_pages_cover_every_conversation_once(whatsapp_org, client, login, db):
     from whatrack.services.inbox import queries
 
@@ -182,6 +187,7 @@ def _count_queries(db, fn):
     return response, statements
 
 
+@pytest.mark.endpoint("inbox.index")
 def test_first_page_uses_at_most_six_queries_whatever_the_number_of_conversations(
         whatsapp_org, client, login, db):
     login(whatsapp_org["email"])
@@ -196,6 +202,8 @@ def test_first_page_uses_at_most_six_queries_whatever_the_number_of_conversation
     assert "Pessoa 0" in many_resp.get_data(as_text=True)
 
 
+@pytest.mark.endpoint("inbox.conversation", "inbox.mark_unread", "inbox.mark_read", "inbox.sync",
+                      "inbox.composer")
 def test_another_organizations_conversation_is_404(three, make_org, client_as, db):
     _, _, stranger = make_org("Outra Clínica")
     bruno = _ticket_of(db, "5511911110003")
@@ -205,6 +213,10 @@ def test_another_organizations_conversation_is_404(three, make_org, client_as, d
         assert other.get(url, headers=JSON).status_code == 404
     assert other.post(f"/dashboard/whatsapp/inbox/conversations/{bruno}/unread",
                       headers=JSON).status_code == 404
+    assert other.post(f"/dashboard/whatsapp/inbox/conversations/{bruno}/read",
+                      headers=JSON).status_code == 404
+    assert other.get(f"/dashboard/whatsapp/inbox/conversations/{bruno}/composer"
+                     ).status_code == 404
     assert other.get("/dashboard/whatsapp/inbox/conversations",
                      headers=JSON).get_json()["data"] == []
     body = other.get("/dashboard/whatsapp/inbox/sync?after=0&tickets=" + str(bruno),
@@ -214,6 +226,7 @@ def test_another_organizations_conversation_is_404(three, make_org, client_as, d
                      headers=JSON).status_code == 200
 
 
+@pytest.mark.endpoint("inbox.conversation")
 def test_thread_marks_read_pages_older_and_quotes(whatsapp_org, post_webhook, worker, client,
                                                  login, db):
     sender = "5511922220001"
@@ -236,6 +249,7 @@ def test_thread_marks_read_pages_older_and_quotes(whatsapp_org, post_webhook, wo
     assert older["has_older"] is False
 
 
+@pytest.mark.endpoint("inbox.sync")
 def test_sync_returns_what_came_after_the_cursor_and_named_statuses(
         whatsapp_org, post_webhook, worker, client, login, db, outbound_message):
     _say(post_webhook, "5511933330001", "wamid.s1", "primeira", "Dani", NOW - 50)
@@ -264,6 +278,7 @@ def test_sync_returns_what_came_after_the_cursor_and_named_statuses(
     assert client.get("/dashboard/whatsapp/inbox/sync", headers=JSON).status_code == 400
 
 
+@pytest.mark.endpoint("inbox.conversation")
 def test_failed_status_carries_metas_reason(whatsapp_org, post_webhook, worker, client, login,
                                             db, outbound_message):
     out_id = outbound_message(whatsapp_org["org_id"], whatsapp_org["account_id"],
@@ -282,6 +297,7 @@ def test_failed_status_carries_metas_reason(whatsapp_org, post_webhook, worker, 
     assert failed["error"]["code"] == 131047
 
 
+@pytest.mark.endpoint("inbox.conversation")
 def test_ctwa_message_carries_the_ad_card_and_the_free_entry_point_clock(
         whatsapp_org, post_webhook, worker, client, login, db, outbound_message):
     import json
@@ -305,6 +321,7 @@ def test_ctwa_message_carries_the_ad_card_and_the_free_entry_point_clock(
         sent_at + 3600 + 72 * 3600, UTC).isoformat(timespec="seconds")
 
 
+@pytest.mark.endpoint("inbox.mark_unread", "inbox.mark_read")
 def test_mark_unread_and_read(three, client, login, db):
     login(three["email"])
     bruno = _ticket_of(db, "5511911110003")
@@ -315,6 +332,7 @@ def test_mark_unread_and_read(three, client, login, db):
     assert resp.get_json()["unread_count"] == 0
 
 
+@pytest.mark.endpoint("tickets.panel", "tickets.move")
 def test_panel_moves_stage_without_drag_and_shows_recent_messages(three, client, login, db):
     from whatrack.models import Stage
 
@@ -332,6 +350,8 @@ def test_panel_moves_stage_without_drag_and_shows_recent_messages(three, client,
     assert "Quanto custa o clareamento?" not in inbox_html  # the thread is beside it there
 
 
+@pytest.mark.endpoint("settings.quick_replies", "settings.save_quick_reply",
+                      "settings.delete_quick_reply", "inbox.quick_replies")
 def test_quick_replies_are_saved_per_organization_and_listed_for_the_composer(
         whatsapp_org, make_org, client, login, client_as):
     login(whatsapp_org["email"])
@@ -361,3 +381,23 @@ def test_quick_replies_are_saved_per_organization_and_listed_for_the_composer(
     assert client.post(f"/dashboard/settings/quick-replies/{reply_id}/delete").status_code == 302
     assert client.get("/dashboard/whatsapp/inbox/quick-replies",
                       headers=JSON).get_json()["data"] == []
+
+
+@pytest.mark.endpoint("inbox.composer")
+def test_composer_is_the_sending_composer_without_its_own_thread(three, client, login, db):
+    from whatrack.models import Ticket
+
+    login(three["email"])
+    bruno = _ticket_of(db, "5511911110003")
+    html = client.get(f"/dashboard/whatsapp/inbox/conversations/{bruno}/composer").get_data(
+        as_text=True)
+    assert f'action="/dashboard/tickets/{bruno}/messages"' in html
+    assert 'name="text"' in html and 'data-window-open="true"' in html
+    assert "data-thread" not in html.replace("data-thread-url", "")  # the inbox draws it
+    with bind_org(three["org_id"]):
+        ticket = db.session.get(Ticket, bruno)
+        ticket.window_expires_at = ticket.window_expires_at - timedelta(days=2)
+        db.session.commit()
+    html = client.get(f"/dashboard/whatsapp/inbox/conversations/{bruno}/composer").get_data(
+        as_text=True)
+    assert 'data-window-open="false"' in html and 'name="text"' not in html

@@ -13,8 +13,6 @@ PUBLIC = {
 }
 # The areas other issues fill in; until then each says what it will hold.
 DASHBOARD = {
-    "/dashboard/whatsapp/inbox": "Every WhatsApp conversation of your number, live, with the "
-                                 "24-hour window.",
     "/dashboard/tracking": "Tracking links with UTMs that tag leads who do not come from an ad.",
     "/dashboard/settings": "Settings",
 }
@@ -35,7 +33,7 @@ def test_public_pages_render_for_anyone(app, client, path):
     assert _said(app, PUBLIC[path]) in resp.get_data(as_text=True)
 
 
-@pytest.mark.endpoint("dashboard.inbox", "dashboard.tracking", "dashboard.billing",
+@pytest.mark.endpoint("dashboard.tracking", "dashboard.billing",
                       "settings.index")
 @pytest.mark.parametrize("path", [*sorted(DASHBOARD), "/dashboard/billing"])
 def test_dashboard_pages_are_for_members_only(app, client, make_org, client_as, path):

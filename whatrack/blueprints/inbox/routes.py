@@ -17,7 +17,6 @@ from whatrack.services.inbox import queries
 from whatrack.services.inbox import quick_replies as quick_replies_service
 from whatrack.services.messaging import read_receipts
 from whatrack.services.tickets import commands as tickets
-from whatrack.services.tickets.stages import active_stages
 from whatrack.tenancy import current_org, org_required
 
 
@@ -60,15 +59,15 @@ def _page_json(page: queries.ConversationPage) -> dict:
 @org_required
 def index():
     filters = _filters()
-    page, unread, last_message_id = queries.first_page(current_org, current_user, filters)
+    first = queries.first_page(current_org, current_user, filters)
     return render_template(
         "inbox/index.html",
         filters=filters,
-        stages=active_stages(current_org),
+        stages=first.stages,
         boot={
-            "conversations": _page_json(page),
-            "unread": unread,
-            "last_message_id": last_message_id,
+            "conversations": _page_json(first.page),
+            "unread": first.unread,
+            "last_message_id": first.newest_message_id,
             "open_ticket": _int_arg("t"),
             "me": current_user.id,
         },

@@ -7,11 +7,12 @@ every message of that contact on that number, across tickets.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from whatrack.extensions import db
@@ -107,21 +108,24 @@ def _search(term: str):
 
 
 def _rows_statement(org: Organization):
-    last = (
-        select(Message.direction, Message.status, Message.type,
-               func.coalesce(Message.text, Message.media_caption).label("text"))
+    # The newest message by a correlated id lookup (index ticket_id, id), joined back: one
+    # statement on PostgreSQL and on the laptop's SQLite alike (which has no LATERAL).
+    last_id = (
+        select(Message.id)
         .where(Message.ticket_id == Ticket.id, Message.organization_id == org.id)
         .order_by(Message.id.desc())
         .limit(1)
-        .lateral("last_message")
+        .correlate(Ticket)
+        .scalar_subquery()
     )
+    last = aliased(Message, name="last_message")
     return (
-        select(Ticket, Contact, Stage, User, last.c.direction, last.c.status, last.c.type,
-               last.c.text)
+        select(Ticket, Contact, Stage, User, last.direction, last.status, last.type,
+               func.coalesce(last.text, last.media_caption))
         .join(Contact, Contact.id == Ticket.contact_id)
         .outerjoin(Stage, Stage.id == Ticket.stage_id)
         .outerjoin(User, User.id == Ticket.assignee_id)
-        .outerjoin(last, true())
+        .outerjoin(last, last.id == last_id)
         .where(Ticket.organization_id == org.id, Ticket.last_message_at.is_not(None),
                _latest_ticket_only())
     )
@@ -140,20 +144,62 @@ def list_conversations(org: Organization, me: User | None, filters: ListFilters,
     return _page(rows, limit)
 
 
-def first_page(org: Organization, me: User | None, filters: ListFilters,
-               limit: int = PAGE_SIZE) -> tuple[ConversationPage, int, int]:
-    """The page a fresh inbox shows, with ``counters`` riding on the same query.
+@dataclass(frozen=True)
+class StageOption:
+    id: int
+    name: str
 
-    The counters are uncorrelated subqueries, so PostgreSQL computes them once; only an
-    empty page needs a second query for them.
+
+@dataclass
+class FirstPage:
+    page: ConversationPage
+    unread: int
+    newest_message_id: int
+    stages: list[StageOption]
+
+
+def first_page(org: Organization, me: User | None, filters: ListFilters,
+               limit: int = PAGE_SIZE) -> FirstPage:
+    """The page a fresh inbox shows, with the counters and the stage filter's options
+    riding on the same query.
+
+    They are uncorrelated subqueries, so the database computes them once whatever the number
+    of rows; only an empty page needs a second query for them.
     """
     unread, newest = _counter_subqueries(org)
-    stmt = _filtered(_rows_statement(org), me, filters).add_columns(unread, newest)
+    stmt = _filtered(_rows_statement(org), me, filters).add_columns(
+        unread, newest, _stages_subquery(org))
     results = list(db.session.execute(stmt.limit(limit + 1)))
     if not results:
-        return ConversationPage(rows=[]), *counters(org)
-    page = _page([_row(r[:8]) for r in results], limit)
-    return page, results[0][8] or 0, results[0][9] or 0
+        unread_count, newest_id = counters(org)
+        return FirstPage(ConversationPage(rows=[]), unread_count, newest_id,
+                         stage_options(org))
+    first = results[0]
+    return FirstPage(_page([_row(r[:8]) for r in results], limit), first[8] or 0,
+                     first[9] or 0, _stage_options(first[10]))
+
+
+def _stages_subquery(org: Organization):
+    """The organization's active stages as one JSON array of [id, name, position]."""
+    row = (func.json_build_array if db.engine.dialect.name == "postgresql"
+           else func.json_array)(Stage.id, Stage.name, Stage.position)
+    agg = (func.json_agg if db.engine.dialect.name == "postgresql"
+           else func.json_group_array)(row)
+    return select(agg).where(Stage.organization_id == org.id,
+                             Stage.archived_at.is_(None)).scalar_subquery().label("stages")
+
+
+def _stage_options(raw: Any) -> list[StageOption]:
+    items = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    return [StageOption(int(i), str(name)) for i, name, _position
+            in sorted(items, key=lambda item: (item[2], item[0]))]
+
+
+def stage_options(org: Organization) -> list[StageOption]:
+    stmt = select(Stage.id, Stage.name).where(
+        Stage.organization_id == org.id, Stage.archived_at.is_(None)).order_by(
+        Stage.position, Stage.id)
+    return [StageOption(ident, name) for ident, name in db.session.execute(stmt)]
 
 
 def _page(rows: list[ConversationRow], limit: int) -> ConversationPage:

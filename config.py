@@ -64,6 +64,10 @@ class Config:
     LLM_BASE_URL = _env("LLM_BASE_URL")
     LLM_API_KEY = _env("LLM_API_KEY")
     LLM_MODEL = _env("LLM_MODEL")
+    # Seconds the copilot waits for the LLM's answer before using the built-in detector.
+    LLM_TIMEOUT = float(_env("LLM_TIMEOUT", "20"))
+    # The copilot reads a conversation once it has been quiet this long.
+    COPILOT_DEBOUNCE_SECONDS = int(_env("COPILOT_DEBOUNCE_SECONDS", "60"))
 
     BABEL_DEFAULT_LOCALE = "pt_BR"
     BABEL_DEFAULT_TIMEZONE = "America/Sao_Paulo"

@@ -8,6 +8,7 @@ from whatrack.models.conversions import (
     MetaConversionAttempt,
     MetaConversionEvent,
 )
+from whatrack.models.copilot import CopilotReview, CopilotSettings
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.quick_replies import QuickReply
 from whatrack.models.sales import Sale, SaleEvent
@@ -27,6 +28,8 @@ from whatrack.models.whatsapp_onboarding import WhatsAppOnboarding
 __all__ = [
     "ApiKey",
     "Contact",
+    "CopilotReview",
+    "CopilotSettings",
     "DataDeletionRequest",
     "Invite",
     "LoginAttempt",

@@ -3,6 +3,7 @@ from flask import Blueprint
 bp = Blueprint("settings", __name__)
 
 from whatrack.blueprints.settings import (  # noqa: E402, F401
+    copilot,
     messaging,
     meta,
     quick_replies,

@@ -94,7 +94,11 @@ class Config:
     WHATSAPP_CONFIRM_SECONDS = int(_env("WHATSAPP_CONFIRM_SECONDS", "300"))
     # Meta allows webhook bodies up to 3 MB (history chunks); leave headroom.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
-    TRIAL_DAYS = 14
+    TRIAL_DAYS = int(_env("TRIAL_DAYS", "14"))
+    # Days a past-due (or lapsed manual) subscription keeps full access before read-only.
+    BILLING_GRACE_DAYS = int(_env("BILLING_GRACE_DAYS", "7"))
+    # Stripe's webhook signature tolerance (seconds): older signed timestamps are refused.
+    STRIPE_WEBHOOK_TOLERANCE = int(_env("STRIPE_WEBHOOK_TOLERANCE", "300"))
     # werkzeug method string; the test suite uses a cheaper one.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash algorithm, not a password
     # Failed logins per account+IP pair inside LOGIN_WINDOW_SECONDS before each further try

@@ -2,6 +2,7 @@
 
 from whatrack.models.attribution import TicketTouch
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
+from whatrack.models.billing import StripeEvent
 from whatrack.models.conversions import (
     DataDeletionRequest,
     MetaConnection,
@@ -46,6 +47,7 @@ __all__ = [
     "Sale",
     "SaleEvent",
     "Stage",
+    "StripeEvent",
     "TenantMixin",
     "Ticket",
     "TicketEvent",

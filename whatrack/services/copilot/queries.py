@@ -9,10 +9,11 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from whatrack.errors import ValidationError
+from whatrack.errors import QueryError
 from whatrack.extensions import db
 from whatrack.models import CopilotSettings, Message, Organization, Sale, Ticket
 from whatrack.models.copilot import COPILOT_DETECTORS
+from whatrack.services.tickets.queries import parse_id
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -49,16 +50,17 @@ def _cursor(raw: str | None) -> int | None:
     if not raw:
         return None
     try:
-        return int(base64.urlsafe_b64decode(raw.encode()).decode())
+        decoded = base64.urlsafe_b64decode(raw.encode()).decode()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("invalid cursor", field="cursor") from exc
+        raise QueryError("invalid cursor", field="cursor") from exc
+    return parse_id(decoded, "cursor", "invalid cursor")
 
 
 def list_sales(org: Organization, status: str | None = None, cursor: str | None = None,
                limit: int = DEFAULT_PAGE) -> Page:
     """Sales newest first, optionally by status (proposed / approved / rejected)."""
     if status is not None and status not in ("proposed", "approved", "rejected"):
-        raise ValidationError("status must be proposed, approved or rejected", field="status")
+        raise QueryError("status must be proposed, approved or rejected", field="status")
     stmt = (select(Sale).options(joinedload(Sale.ticket).joinedload(Ticket.contact))
             .where(Sale.organization_id == org.id).order_by(Sale.id.desc()).limit(limit + 1))
     if status:

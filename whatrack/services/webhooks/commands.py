@@ -23,6 +23,7 @@ from whatrack.integrations.meta.webhook import (
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
 from whatrack.models.base import dialect_insert
 from whatrack.realtime.events import publish_after_commit
+from whatrack.services.billing import stripe_events
 from whatrack.services.copilot import meta_events
 from whatrack.services.copilot import review as copilot_review
 from whatrack.services.inbox import ingest as inbox
@@ -170,6 +171,10 @@ def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcom
     organization's entries are applied and only its route records the outcome; the others'
     entries, and the delivery's own state, are left as they are.
     """
+    if event.source == "stripe":
+        # Same table, same exactly-once machinery; the billing service reads Stripe's body.
+        stripe_events.process_stripe_delivery(event)
+        return Outcome()
     if only_org_id is not None:
         return _process_for_org(event, only_org_id)
     outcome = Outcome()

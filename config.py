@@ -108,6 +108,11 @@ class Config:
     LOGIN_DELAY_SECONDS = int(_env("LOGIN_DELAY_SECONDS", "30"))
     INVITE_VALID_DAYS = 7
 
+    # "text" (one readable line per record) or "json" (one object per line, for log pipelines).
+    LOG_FORMAT = (_env("LOG_FORMAT", "text") or "text").lower()
+    # Bearer token Prometheus sends to scrape /metrics; without one, /metrics answers 404.
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+
     SOCK_SERVER_OPTIONS = {"ping_interval": 25}
     # An open /ws re-checks its session and membership this often (logout, removal).
     WS_ACCESS_CHECK_SECONDS = float(_env("WS_ACCESS_CHECK_SECONDS", "15"))

@@ -29,14 +29,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(**env: str) -> Iterator[str]:
-    """Start gunicorn (gthread, one worker) and yield its base URL; stopped afterwards."""
+def gunicorn_server(workers: int = 1, **env: str) -> Iterator[str]:
+    """Start gunicorn (gthread, ``workers`` processes), yield its base URL, stop it afterwards."""
     port = _free_port()
     environ = {**os.environ, "WHATRACK_ENV": "testing", **env}
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the app.
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1",
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -24,7 +24,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     # otherwise load the whole web app (and cycle back into this half-imported package).
     from whatrack.logging import configure_logging
 
-    configure_logging("DEBUG" if app.debug else "INFO")
+    configure_logging("DEBUG" if app.debug else "INFO", app.config.get("LOG_FORMAT", "text"))
     _init_extensions(app)
 
     from whatrack.blueprints import register_blueprints
@@ -142,6 +142,7 @@ def _init_extensions(app: Flask) -> None:
     from whatrack.db_pool import install_idle_ping
     from whatrack.extensions import babel, csrf, db, login_manager, migrate, oauth, sock
     from whatrack.i18n import i18n_init_app, select_locale, select_timezone
+    from whatrack.metrics import metrics_init_app
     from whatrack.realtime import realtime_init_app
     from whatrack.security import security_init_app
     from whatrack.tasks.broker import dramatiq_init_app
@@ -160,6 +161,7 @@ def _init_extensions(app: Flask) -> None:
     i18n_init_app(app)
     _install_session_hooks(FlaskSession, after_commit, tenancy)
     realtime_init_app(app)
+    metrics_init_app(app)
     dramatiq_init_app(app)
     security_init_app(app)
 

@@ -8,7 +8,6 @@ carries its token. Playwright only drives /usr/bin/chromium; no browser is ever 
 from __future__ import annotations
 
 import html
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -19,17 +18,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (re-exported)
 from tests.fixtures_app import AppTestConfig
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class LiveServerConfig(AppTestConfig):
@@ -150,29 +140,6 @@ def no_developer_text_on_rendered_pages(request: pytest.FixtureRequest) -> Itera
     problems = [f"{path}: {problem}" for path, page_html in list(server.recorder.pages)
                 for problem in developer_text(page_html)]
     assert not problems, "developer text on a rendered page:\n" + "\n".join(problems)
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if _in_ci():
-            pytest.fail(f"{CHROMIUM} is missing in CI: scripts/test installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-liberation, "
-                    "or run scripts/test)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Every route of the app has a test of its behaviour, named with the ``endpoint`` marker.
 
-The tenancy walk (test_tenancy.py) calls every id route, but only to prove another
+The tenancy walk (tests/security/test_tenancy.py) calls every id route, but only to prove another
 organization gets a 404; it accepts any other answer from the owner. This check asks for
 a test that looks at what the route does. See tests/endpoints.py for the marker.
 """

@@ -152,7 +152,8 @@ def _actor_calls(org_id: int, ticket_id: int, inbound_id: int) -> dict[str, tupl
     return {
         "sweep_webhook_events": (), "sweep_conversion_events": (), "check_meta_tokens": (),
         "purge_login_attempts": (), "refresh_whatsapp_health": (), "sweep_outbound_messages": (),
-        "sync_all_templates": (), "sync_templates": (org_id,),
+        "sync_all_templates": (), "sync_templates": (org_id,), "sweep_copilot_reviews": (),
+        "review_ticket_sales": (org_id, ticket_id),
         "mark_conversation_read": (org_id, ticket_id),
         "send_conversion_events": (org_id,),
         "fetch_media": (org_id, inbound_id),

@@ -25,6 +25,8 @@ from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
 if TYPE_CHECKING:
     from whatrack.models.tickets import Ticket
 
+# What an erased contact is called everywhere (a placeholder, not a person's data).
+ERASED_NAME = "—"
 MESSAGE_STATUSES = ("pending", "sent", "delivered", "read", "failed")
 # Who caused a message: the customer, the business app (coexistence echo), or a person in
 # WhaTrack, from the web panel or through the JSON API. Only the last two are ever sent by us.
@@ -92,9 +94,14 @@ class Contact(TenantMixin, TimestampMixin, db.Model):
     bsuid: Mapped[str | None] = mapped_column(String(128))
     profile_name: Mapped[str | None] = mapped_column(String(256))
     saved_name: Mapped[str | None] = mapped_column(String(256))
+    # Erased at the person's request (LGPD): the row is an anonymous shell kept only because
+    # sales, kept for accounting, hang off its tickets (services/privacy/erase.py).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def display_name(self) -> str:
+        if self.erased_at is not None:
+            return ERASED_NAME
         return self.saved_name or self.profile_name or f"+{self.wa_id}"
 
 

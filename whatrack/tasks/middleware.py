@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import dramatiq
 
 from whatrack.extensions import db
+from whatrack.logging import bind_queue_message
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
 
 class AppContextMiddleware(dramatiq.Middleware):
     """Push an app context per message and always leave a clean session behind.
+
+    It also tags the worker thread's log lines with the message id and flushes the metrics
+    counters the message added to, once per message.
 
     Actors own their unit of work (one commit); this only guarantees that a failed
     message never leaks an open transaction into the next one on the same thread.
@@ -29,6 +33,7 @@ class AppContextMiddleware(dramatiq.Middleware):
         ctx = self.app.app_context()
         ctx.push()
         self._contexts[message.message_id] = ctx
+        bind_queue_message(message.message_id)  # every log line of this message carries it
 
     def _finish(self, message: dramatiq.Message) -> None:
         ctx = self._contexts.pop(message.message_id, None)
@@ -37,7 +42,10 @@ class AppContextMiddleware(dramatiq.Middleware):
         try:
             db.session.rollback()
             db.session.remove()
+            # What this message counted reaches the shared counters now (one round trip).
+            self.app.extensions["metrics"].flush()
         finally:
+            bind_queue_message(None)
             ctx.pop()
 
     def after_process_message(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import dramatiq
 
 from whatrack import queue
 from whatrack.extensions import db
-from whatrack.models import WebhookEvent
+from whatrack.metrics import cluster as cluster_metrics
+from whatrack.metrics import shared_counters
+from whatrack.models import WebhookEvent, utcnow
 from whatrack.services.webhooks import commands as webhooks
 from whatrack.tasks.handoff import BatchHandoff
 
@@ -25,15 +28,25 @@ def _process(event_id: int) -> Exception | None:
         if event is None or event.state != "received":
             db.session.rollback()
             return None
+        received_at = event.received_at
         webhooks.process_event(event)
         db.session.commit()
+        _count_processed(received_at)
         return None
     except Exception as exc:
         db.session.rollback()
         log.exception("webhook %s processing failed", event_id)
+        shared_counters().add(cluster_metrics.FAILED)
         event = webhooks.record_failure(event_id, f"{type(exc).__name__}: {exc}")
         db.session.commit()
         return exc if event is not None and event.state == "received" else None
+
+
+def _count_processed(received_at: datetime) -> None:
+    counters = shared_counters()
+    counters.add(cluster_metrics.PROCESSED)
+    counters.add(cluster_metrics.LAG_COUNT)
+    counters.add(cluster_metrics.LAG_SUM, max((utcnow() - received_at).total_seconds(), 0.0))
 
 
 def _process_for_org(event_id: int, org_id: int) -> None:

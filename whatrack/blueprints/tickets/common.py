@@ -64,4 +64,4 @@ def refused(exc: WhaTrackError, ticket: Ticket | None = None):
         return jsonify(body), exc.status
     flash(exc.message, "error")
     return redirect(url_for("tickets.panel", ticket_id=ticket.id) if ticket else
-                    url_for("tickets.board"))
+                    url_for("tickets.board_view"))

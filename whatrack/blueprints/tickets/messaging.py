@@ -15,6 +15,7 @@ from whatrack.errors import ValidationError, WhaTrackError, wants_json
 from whatrack.extensions import db
 from whatrack.integrations.meta.errors import MetaError
 from whatrack.models import Message, Ticket, WhatsAppAccount
+from whatrack.security import redirect_to_next
 from whatrack.services.messaging import commands, templates
 from whatrack.tenancy import current_org, org_required
 
@@ -142,10 +143,10 @@ def sync_templates():
         if wants_json():
             return jsonify({"error": {"code": "meta_error", "message": message}}), 502
         flash(message, "error")
-        return redirect(request.form.get("next") or url_for("tickets.board_view"))
+        return redirect_to_next(url_for("tickets.board_view"))
     db.session.commit()
     notice = _("%(count)d templates synced from Meta.", count=result.templates)
     if wants_json():
         return jsonify({"ok": True, "templates": result.templates, "notice": notice})
     flash(notice, "success")
-    return redirect(request.form.get("next") or url_for("tickets.board_view"))
+    return redirect_to_next(url_for("tickets.board_view"))

@@ -13,6 +13,7 @@ from simple_websocket import ConnectionClosed
 
 from whatrack.blueprints.tickets import bp
 from whatrack.extensions import db, sock
+from whatrack.metrics.node import WEBSOCKETS
 from whatrack.services.accounts.sessions import has_access
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,14 @@ def org_socket(ws):
     db.session.remove()
     hub = current_app.extensions["realtime"]
     subscription = hub.subscribe(org_id)
+    WEBSOCKETS.inc()
     try:
         ws.send(json.dumps({"type": "hello", "org_id": org_id, "server_time": time.time()}))
         _pump(ws, subscription, lambda: _still_allowed(user_id, token, org_id))
     except ConnectionClosed:
         pass
     finally:
+        WEBSOCKETS.dec()
         hub.unsubscribe(subscription)
 
 

@@ -25,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from whatrack.integrations.meta.signatures import verify_signature
+from whatrack.metrics import node as metrics
 from whatrack.services.webhooks.store import store_webhook
 from whatrack.tasks.webhooks import intake_handoff
 
@@ -60,24 +61,29 @@ class WhatsAppIntake:
         secret = config.get("META_APP_SECRET")
         if not secret:
             log.error("META_APP_SECRET is not configured: WhatsApp webhooks cannot be verified")
+            metrics.RECEIVED_UNAVAILABLE.inc()
             return "503 Service Unavailable", "webhooks not configured"
         try:
             limit = config.get("MAX_CONTENT_LENGTH")
             raw = get_input_stream(environ, max_content_length=limit).read()
         except RequestEntityTooLarge:
             log.warning("webhook body over MAX_CONTENT_LENGTH refused")
+            metrics.RECEIVED_TOO_LARGE.inc()
             return "413 Request Entity Too Large", "body too large"
         if not verify_signature(secret, raw, environ.get("HTTP_X_HUB_SIGNATURE_256")):
             log.warning("webhook with a missing or invalid signature refused")
+            metrics.RECEIVED_BAD_SIGNATURE.inc()
             return "401 Unauthorized", "invalid signature"
         try:
             event_id = store_webhook(self.engine, raw)  # committed when it returns
         except SQLAlchemyError:
             log.exception("webhook could not be stored; Meta will retry")
+            metrics.RECEIVED_UNAVAILABLE.inc()
             return "503 Service Unavailable", "temporarily unavailable"
         # The worker learns of the row from a background thread (tasks/handoff.py), or
         # from the sweeper if the queue is down; Meta gets its 200 now either way.
         intake_handoff.submit(event_id)
+        metrics.RECEIVED_STORED.inc()
         return "200 OK", "ok"
 
     @property

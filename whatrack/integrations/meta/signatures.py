@@ -19,7 +19,10 @@ def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> bo
     """Constant-time check over the exact bytes received (re-encoded JSON would differ)."""
     if not app_secret or not header or not header.startswith(SIGNATURE_PREFIX):
         return False
-    return hmac.compare_digest(sign(app_secret, raw_body), header.strip())
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str, and a header is
+    # whatever the sender typed (that TypeError was a 500 for one "é").
+    given = header.strip().encode("utf-8", "replace")
+    return hmac.compare_digest(sign(app_secret, raw_body).encode(), given)
 
 
 def verify_subscription(args: Mapping[str, str], verify_token: str | None) -> str | None:

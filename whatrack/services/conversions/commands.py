@@ -177,6 +177,10 @@ def resend_event(org: Organization, event: MetaConversionEvent) -> MetaConversio
     """Queue a failed or skipped event again, with the same event_id (Meta dedupes)."""
     if event.status == "sent":
         raise ConflictError(_("Meta already received this event."), code="already_sent")
+    if event.reason_code == "contact_erased":
+        # Its click id and hashed phone were erased: a resend would send an empty shell.
+        raise ConflictError(_("The contact was erased at their request: this event cannot "
+                              "be sent."), code="contact_erased")
     wait = waiting_reason(connection_of(org))
     event.status = "pending"
     event.failures = 0

@@ -52,6 +52,7 @@ REASONS = {
     "gave_up": _l("Meta unavailable after %(attempts)s attempts: use Resend"),
     "partial_ack": _l("Meta confirmed %(received)s events of a request with more"),
     "demo": _l("demo data: nothing was sent to Meta"),
+    "contact_erased": _l("contact erased at their request: nothing more is sent to Meta"),
 }
 # The API's contract text for these reasons, whatever the catalogs say (the pt-BR catalog
 # carries the same words for the UI; keep both in step).

@@ -64,6 +64,9 @@ ROUTE_SEEDS: dict[str, str] = {
     "tickets.send_reply": "ticket",
     "tickets.thread": "ticket",
     "tickets.resend_message": "media_message",
+    "tickets.export_contact": "contact",
+    "tickets.confirm_erase_contact": "contact",
+    "tickets.erase_contact": "contact",
     "inbox.conversation": "ticket",
     "inbox.composer": "ticket",
     "inbox.mark_read": "ticket",
@@ -128,6 +131,12 @@ class Seeder:
 
     def ticket(self) -> int:
         return self.make_ticket(self.org_id)
+
+    def contact(self) -> int:
+        from whatrack.models import Ticket
+
+        ticket_id = self.ticket()
+        return self._in_org(lambda db, org: db.session.get(Ticket, ticket_id).contact_id)
 
     def whatsapp_account(self) -> int:
         from whatrack.models import WhatsAppAccount
@@ -271,7 +280,7 @@ def test_every_route_with_an_argument_has_a_tenancy_seed(app):
     ]
     assert not missing, (
         "Routes taking an id have no tenancy entry. Add each to ROUTE_SEEDS in "
-        "tests/integration/test_tenancy.py (with a Seeder method creating the object in org A) "
+        "tests/security/test_tenancy.py (with a Seeder method creating the object in org A) "
         "or, if it names no tenant object, to NOT_TENANT_ROUTES with the reason:\n  "
         + "\n  ".join(missing)
     )

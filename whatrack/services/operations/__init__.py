@@ -1,0 +1,1 @@
+"""Platform-wide operational reads (metrics): every organization at once, counts only."""

@@ -401,3 +401,20 @@ def test_composer_is_the_sending_composer_without_its_own_thread(three, client, 
     html = client.get(f"/dashboard/whatsapp/inbox/conversations/{bruno}/composer").get_data(
         as_text=True)
     assert 'data-window-open="false"' in html and 'name="text"' not in html
+
+
+@pytest.mark.endpoint("inbox.conversations")
+def test_an_erased_contact_shows_the_placeholder_not_a_number(three, client, login, db):
+    from whatrack.models import Contact, utcnow
+
+    with bind_org(three["org_id"]):
+        contact = db.session.scalars(select(Contact).where(
+            Contact.wa_id == "5511911110001")).one()
+        contact.erased_at = utcnow()
+        contact.wa_id = f"erased-{contact.id}"
+        contact.profile_name = None
+        db.session.commit()
+    login(three["email"])
+    rows = client.get("/dashboard/whatsapp/inbox/conversations", headers=JSON).get_json()["data"]
+    erased = [row for row in rows if row["contact"]["wa_id"].startswith("erased-")]
+    assert [(row["contact"]["name"], row["contact"]["phone"]) for row in erased] == [("—", "")]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from whatrack.models import Message
+from whatrack.models.whatsapp import ERASED_NAME
 from whatrack.services.inbox.queries import ConversationRow
 from whatrack.services.whatsapp.phones import format_phone
 
@@ -23,7 +24,13 @@ def iso(value: datetime | None) -> str | None:
 
 def contact_name(row: ConversationRow) -> str:
     contact = row.contact
+    if contact.erased_at is not None:
+        return ERASED_NAME  # LGPD erasure: the placeholder, never the old number
     return contact.saved_name or contact.profile_name or format_phone(contact.wa_id)
+
+
+def contact_phone(row: ConversationRow) -> str:
+    return "" if row.contact.erased_at is not None else format_phone(row.contact.wa_id)
 
 
 def conversation_json(row: ConversationRow) -> dict[str, Any]:
@@ -32,7 +39,7 @@ def conversation_json(row: ConversationRow) -> dict[str, Any]:
         "id": ticket.id,
         "version": ticket.version,
         "contact": {"id": contact.id, "wa_id": contact.wa_id, "name": contact_name(row),
-                    "phone": format_phone(contact.wa_id)},
+                    "phone": contact_phone(row)},
         "preview": row.last_text or ticket.last_message_preview,
         "last_type": row.last_type,
         "last_direction": row.last_direction,

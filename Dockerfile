@@ -25,6 +25,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     WHATRACK_ENV=production \
     TRUSTED_PROXIES=1
+# Dramatiq's Redis consumer sleeps up to this many ms between polls of an idle queue; its
+# 1000 ms default was a large part of a quiet inbox's webhook-to-screen tail (bench/realtime.py).
+ENV dramatiq_worker_timeout=20
 WORKDIR /app
 
 RUN groupadd --system --gid 10001 whatrack \

@@ -9,6 +9,8 @@ from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import format_currency, format_timedelta
 from flask_login import current_user
 
+from whatrack.services.whatsapp.phones import format_phone
+
 LANG_SESSION_KEY = "lang"
 
 
@@ -85,3 +87,4 @@ def i18n_init_app(app: Flask) -> None:
     app.jinja_env.globals["ad_label"] = ad_label
     app.jinja_env.filters["since"] = since
     app.jinja_env.filters["date_input"] = date_input
+    app.jinja_env.filters["phone"] = format_phone  # "+55 11 98765-4321"

@@ -68,6 +68,11 @@ ROUTE_SEEDS: dict[str, str] = {
     "tickets.confirm_erase_contact": "contact",
     "tickets.erase_contact": "contact",
     "tracking.toggle": "tracking_link",
+    "inbox.conversation": "ticket",
+    "inbox.composer": "ticket",
+    "inbox.mark_read": "ticket",
+    "inbox.mark_unread": "ticket",
+    "settings.delete_quick_reply": "quick_reply",
 }
 
 # Routes with arguments that name no tenant object, and why.
@@ -181,6 +186,12 @@ class Seeder:
 
         return self._in_org(lambda db, org: add_stage(org, f"Etapa {uuid.uuid4().hex[:6]}",
                                                       "open").id)
+
+    def quick_reply(self) -> int:
+        from whatrack.services.inbox.quick_replies import save_quick_reply
+
+        return self._in_org(lambda db, org: save_quick_reply(
+            org, f"r{uuid.uuid4().hex[:6]}", "Olá!").id)
 
     def sale(self) -> int:
         from whatrack.models import Ticket

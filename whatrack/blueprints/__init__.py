@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.dashboard import bp as dashboard_bp
     from whatrack.blueprints.data_deletion import bp as data_deletion_bp
     from whatrack.blueprints.health import bp as health_bp
+    from whatrack.blueprints.inbox import bp as inbox_bp
     from whatrack.blueprints.media import bp as media_bp
     from whatrack.blueprints.public import bp as public_bp
     from whatrack.blueprints.settings import bp as settings_bp
@@ -34,5 +35,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(capi_bp, url_prefix="/dashboard/capi")
     app.register_blueprint(tickets_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(inbox_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

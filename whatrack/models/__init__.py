@@ -11,6 +11,7 @@ from whatrack.models.conversions import (
 )
 from whatrack.models.copilot import CopilotReview, CopilotSettings
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
+from whatrack.models.quick_replies import QuickReply
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
 from whatrack.models.tracking import MetaAd, MetaAdSpend, MetaAdsSync, TrackingClick, TrackingLink
@@ -46,6 +47,7 @@ __all__ = [
     "MetaConversionAttempt",
     "MetaConversionEvent",
     "Organization",
+    "QuickReply",
     "Sale",
     "SaleEvent",
     "Stage",

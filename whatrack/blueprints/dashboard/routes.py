@@ -6,7 +6,6 @@ from collections import defaultdict
 
 from flask import render_template, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from whatrack.blueprints.dashboard import bp
 from whatrack.errors import ValidationError
@@ -14,15 +13,6 @@ from whatrack.i18n import parse_date_input
 from whatrack.services.reports import stats as stats_service
 from whatrack.services.reports.setup import setup_progress
 from whatrack.tenancy import current_org, org_required
-
-# Areas not built yet: an honest "coming soon" page, never a fake screen.
-COMING_SOON = {
-    "inbox": (
-        "/whatsapp/inbox",
-        _l("Inbox"),
-        _l("Every WhatsApp conversation of your number, live, with the 24-hour window."),
-    ),
-}
 
 
 @bp.get("", strict_slashes=False)
@@ -51,20 +41,6 @@ def _period() -> tuple[stats_service.Period, str | None]:
                    else _("The period can span at most %(num)d days.",
                           num=stats_service.MAX_PERIOD_DAYS))
         return stats_service.parse_period(current_org, None, None), message
-
-
-def _coming_soon_view(title, description):
-    @org_required
-    def view():
-        return render_template(
-            "dashboard/coming_soon.html", area_title=title, area_description=description
-        )
-
-    return view
-
-
-for _endpoint, (_rule, _title, _description) in COMING_SOON.items():
-    bp.add_url_rule(_rule, _endpoint, _coming_soon_view(_title, _description))
 
 
 def bar_widths(stats: stats_service.Stats) -> dict[str, int]:

@@ -6,6 +6,7 @@ from whatrack.blueprints.settings import (  # noqa: E402, F401
     copilot,
     messaging,
     meta,
+    quick_replies,
     routes,
     stages,
     whatsapp,

@@ -81,6 +81,8 @@ def panel(ticket_id: int):
     context = {
         **composer_context(ticket),
         "ticket": ticket,
+        # The inbox shows the thread and the composer beside the panel.
+        "in_inbox": request.args.get("in") == "inbox",
         "sales": ticket_sales,
         "evidence": copilot_queries.evidence_messages(current_org, ticket_sales),
         "notes": tickets.ticket_notes(current_org, ticket),

@@ -137,6 +137,15 @@ def mark_read(org: Organization, ticket: Ticket) -> None:
         db.session.flush()
 
 
+def mark_unread(org: Organization, ticket: Ticket) -> None:
+    """Flag the conversation for a second look (it counts as one unread message)."""
+    if not ticket.unread_count:
+        ticket.unread_count = 1
+        publish_after_commit(org.id, "ticket.updated", {"ticket_id": ticket.id,
+                                                        "change": "unread"})
+        db.session.flush()
+
+
 def ticket_notes(org: Organization, ticket: Ticket) -> list[TicketNote]:
     stmt = select(TicketNote).where(TicketNote.ticket_id == ticket.id).order_by(
         TicketNote.id.desc())

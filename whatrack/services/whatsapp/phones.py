@@ -29,3 +29,14 @@ def mask(value: str | None) -> str:
     """For logs: never a full phone number."""
     number = digits(value)
     return f"{number[:4]}…{number[-2:]}" if len(number) > 6 else "…"
+
+
+def format_phone(wa_id: str | None) -> str:
+    """A WhatsApp id as a Brazilian reads a number: "+55 11 98765-4321"; others "+<digits>"."""
+    number = digits(wa_id)
+    if not number:
+        return ""
+    if number.startswith("55") and len(number) in (12, 13):
+        local = number[4:]
+        return f"+55 {number[2:4]} {local[:-4]}-{local[-4:]}"
+    return f"+{number}"

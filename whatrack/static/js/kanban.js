@@ -155,54 +155,40 @@
     });
   });
 
-  // --- drawer (ticket panel) -------------------------------------------------------
+  // --- drawer (ticket panel, panel.js: forms, stage selector, live refresh) ----------
+  var panel = window.WhaTrackPanel.mount(drawer, {
+    url: board.dataset.panelUrl, csrf: csrf,
+    onChange: function (json) {
+      if (json.card_html) { placeCard(json.card_html, json.ticket.stage_id); }
+      announceSale(json);
+    },
+    onClose: function () { drawer.hidden = true; }
+  });
+
   function openPanel(ticketId) {
-    fetch(urlFor(board.dataset.panelUrl, ticketId) + "?partial=1&read=1", { credentials: "same-origin" })
-      .then(function (r) { return r.text(); })
-      .then(function (html) {
-        drawer.innerHTML = html; drawer.hidden = false;
-        // Opening marks it read on the server (read=1): the card drops its badge at once.
-        var card = board.querySelector('.kcard[data-ticket-id="' + ticketId + '"]');
-        if (card) {
-          card.classList.remove("has-unread");
-          var badge = card.querySelector(".kcard-unread");
-          if (badge) { badge.remove(); }
-        }
-      });
-  }
-
-  board.addEventListener("click", function (evt) {
-    var link = evt.target.closest("[data-panel-link]");
-    if (!link) { return; }
-    evt.preventDefault();
-    openPanel(link.closest(".kcard").dataset.ticketId);
-  });
-
-  drawer.addEventListener("click", function (evt) {
-    if (evt.target.closest("[data-close-drawer]")) { drawer.hidden = true; drawer.innerHTML = ""; }
-  });
-
-  drawer.addEventListener("submit", function (evt) {
-    var form = evt.target.closest("[data-panel-form]");
-    if (!form) { return; }
-    evt.preventDefault();
-    var data = {};
-    new FormData(form).forEach(function (v, k) { data[k] = v; });
-    post(form.action, data).then(function (r) {
-      var panel = drawer.querySelector(".tpanel");
-      if (r.ok) {
-        placeCard(r.json.card_html, r.json.ticket.stage_id);
-        announceSale(r.json);
-        openPanel(panel.dataset.ticketId);
-      } else {
-        var err = (r.json && r.json.error) || {};
-        var box = document.createElement("p");
-        box.className = "flash flash-error";
-        box.textContent = err.message || "Erro";
-        form.prepend(box);
-        if (r.status === 409) { openPanel(panel.dataset.ticketId); }
+    // ?read=1 only on the first open: the panel's live refreshes must not mark it read.
+    panel.load(ticketId, "&read=1").then(function () {
+      drawer.hidden = false;
+      // Opening marks it read on the server (read=1): the card drops its badge at once.
+      var card = board.querySelector('.kcard[data-ticket-id="' + ticketId + '"]');
+      if (card) {
+        card.classList.remove("has-unread");
+        var badge = card.querySelector(".kcard-unread");
+        if (badge) { badge.remove(); }
       }
     });
+  }
+
+  // A click anywhere on a card opens its panel (Enter too: cards are focusable).
+  board.addEventListener("click", function (evt) {
+    var card = evt.target.closest(".kcard");
+    if (!card || evt.ctrlKey || evt.metaKey || evt.shiftKey) { return; }
+    evt.preventDefault();
+    openPanel(card.dataset.ticketId);
+  });
+  board.addEventListener("keydown", function (evt) {
+    var card = evt.target.closest(".kcard");
+    if (card && evt.key === "Enter" && evt.target === card) { openPanel(card.dataset.ticketId); }
   });
 
   // --- live updates -----------------------------------------------------------------

@@ -113,6 +113,9 @@ def intake(app, whatsapp_org, client):
     return _deliver
 
 
+# The intake also hands each delivery to the in-process worker thread, whose retry backoff
+# draws from `random` while Hypothesis generates the next example: not a strategy's doing.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=mutated_fixture() | json_values)

@@ -62,7 +62,7 @@ def hostile(app, whatsapp_org, post_webhook, worker, client_as):
         db.session.add(utm_contact)
         db.session.flush()
         utm_ticket = Ticket(organization_id=org_id, contact_id=utm_contact.id,
-                            stage_id=entry_stage(org).id, lead_source="utm",
+                            stage_id=entry_stage(org).id, lead_source="link",
                             utm_source=f"fb{IMG}", utm_campaign=f"camp{SCRIPT}",
                             utm_medium=ATTR, utm_content=JS_URL, utm_term="t",
                             last_message_preview=f"prévia {IMG}")

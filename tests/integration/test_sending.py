@@ -339,3 +339,23 @@ def test_another_organizations_ticket_is_404_in_the_panel(
     assert reply(stranger, ticket.id, text="Olá").status_code == 404
     worker.drain()
     assert outbound() == [] and message_posts(fake_graph) == []
+
+
+def test_a_refused_token_marks_the_number_for_reconnection_and_stops_sends(
+        whatsapp_org, post_webhook, worker, fake_graph, agent, client_as):
+    ticket = customer_writes(post_webhook, worker)
+    fake_graph.fail(MESSAGES_PATH, 401, meta_error("Error validating access token", 190))
+
+    assert reply(agent, ticket.id, text="Olá!").status_code == 201
+    worker.drain()
+
+    [message] = outbound()
+    assert_fields(message, status="failed", send_state="failed")
+    [account] = all_rows(WhatsAppAccount)
+    assert account.needs_reconnect
+    refused = reply(agent, ticket.id, text="De novo?")
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "number_unavailable"
+    assert len(outbound()) == 1 and len(fake_graph.requests_to(MESSAGES_PATH)) == 1
+    page = client_as(whatsapp_org["email"]).get("/dashboard/settings/whatsapp")
+    assert "Reconexão necessária" in page.get_data(as_text=True)

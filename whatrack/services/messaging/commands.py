@@ -62,7 +62,7 @@ def account_refusal(account: WhatsAppAccount | None) -> str | None:
     if account.status == "disconnected":
         return _("Meta disconnected this number (removed from the business or offboarded). "
                  "Reconnect it in Settings > WhatsApp to send messages.")
-    if account.status != "connected" or not account.token_encrypted:
+    if account.status != "connected" or not account.token_encrypted or account.needs_reconnect:
         return _("This number needs to be reconnected before it can send messages.")
     return None
 

@@ -31,6 +31,7 @@ from whatrack.integrations.meta.errors import (
     MetaPermanentError,
     MetaRateLimited,
     MetaTemporaryError,
+    MetaTokenError,
 )
 from whatrack.models import (
     Contact,
@@ -46,6 +47,7 @@ from whatrack.services.inbox import ingest as inbox
 from whatrack.services.messaging import receipts
 from whatrack.services.messaging.commands import account_refusal
 from whatrack.services.messaging.templates import graph_client
+from whatrack.services.whatsapp import health
 from whatrack.tenancy import unscoped
 
 log = logging.getLogger(__name__)
@@ -182,7 +184,12 @@ def send(org: Organization, message_id: int) -> Outcome:
         _settle(org, message_id, "queued", None, exc)
         raise SendLater(str(exc)) from exc
     except MetaPermanentError as exc:
-        return _settle(org, message_id, "failed", None, exc)
+        outcome = _settle(org, message_id, "failed", None, exc)
+        if isinstance(exc, MetaTokenError):
+            # Every later send would be refused the same way: show "reconnect" instead.
+            health.mark_token_invalid(db.session.get(WhatsAppAccount, account.id), str(exc))
+            db.session.commit()
+        return outcome
     return _settle(org, message_id, "accepted", sent.wamid, None)
 
 

@@ -98,6 +98,7 @@ def test_filters_unread_mine_unassigned_stage_source_window(three, client, login
         t_ana.unread_count = 0
         t_ana.window_expires_at = t_ana.window_expires_at - timedelta(days=2)
         t_ana.lead_source = "ad"
+        db.session.get(Ticket, bruno).lead_source = "link"
         other_id = db.session.scalars(select(Stage.id).where(Stage.name == "Agendado")).one()
         t_ana.stage_id = other_id
         db.session.commit()
@@ -114,6 +115,13 @@ def test_filters_unread_mine_unassigned_stage_source_window(three, client, login
     assert bruno not in ids(unassigned="1") and ana in ids(unassigned="1")
     assert ids(stage=str(other_id)) == {ana}
     assert ids(source="ad") == {ana}
+    # One vocabulary with the board and the API: Ana's ad sent no click id.
+    assert ids(source="ad_no_click") == {ana}
+    assert ids(source="link") == {bruno}
+    assert ana not in ids(source="organic") and bruno not in ids(source="organic")
+    rows = client.get("/dashboard/whatsapp/inbox/conversations", headers=JSON).get_json()["data"]
+    assert {row["id"]: row["source"] for row in rows if row["id"] in (ana, bruno)} == {
+        ana: "ad_no_click", bruno: "link"}
     assert ana not in ids(window="1") and bruno in ids(window="1")
     # Nonsense filter values are ignored, never a 500.
     resp = client.get("/dashboard/whatsapp/inbox/conversations",

@@ -13,6 +13,7 @@ from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.extensions import db
 from whatrack.models import Ticket
 from whatrack.models.base import MAX_DB_ID
+from whatrack.models.tickets import SOURCES
 from whatrack.services.inbox import queries
 from whatrack.services.inbox import quick_replies as quick_replies_service
 from whatrack.services.messaging import read_receipts
@@ -43,7 +44,7 @@ def _filters() -> queries.ListFilters:
         q=(request.args.get("q") or "").strip()[:80] or None,
         unread=flag("unread"), mine=flag("mine"), unassigned=flag("unassigned"),
         stage_id=_int_arg("stage"),
-        source=request.args.get("source") if request.args.get("source") in queries.SOURCES
+        source=request.args.get("source") if request.args.get("source") in SOURCES
         else None,
         window_open=flag("window"),
         cursor=request.args.get("cursor") or None,

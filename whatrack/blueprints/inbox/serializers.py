@@ -50,7 +50,7 @@ def conversation_json(row: ConversationRow) -> dict[str, Any]:
                   if row.stage else None),
         "assignee": ({"id": row.assignee.id, "name": row.assignee.name or row.assignee.email}
                      if row.assignee else None),
-        "source": ticket.lead_source,
+        "source": ticket.source,
         "ad_headline": ticket.ad_headline,
         "window_expires_at": iso(ticket.window_expires_at),
         "closed": ticket.closed_at is not None,

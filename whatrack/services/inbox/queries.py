@@ -18,12 +18,13 @@ from sqlalchemy.orm import aliased
 from whatrack.extensions import db
 from whatrack.models import Contact, Message, Organization, Stage, Ticket, User, utcnow
 from whatrack.models.attribution import TicketTouch
+from whatrack.services.tickets.queries import source_condition
 from whatrack.services.whatsapp.phones import digits
 
 PAGE_SIZE = 30
 THREAD_PAGE_SIZE = 40
 SYNC_LIMIT = 200
-SOURCES = ("ad", "utm", "organic", "history")
+
 # Meta's free entry point (meta-platform.md 3.3): a CTWA lead answered within 24 hours
 # gets 72 free hours counted from that answer.
 FEP_REPLY_WITHIN = timedelta(hours=24)
@@ -220,8 +221,9 @@ def _filtered(stmt, me: User | None, filters: ListFilters):
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     if filters.stage_id is not None:
         stmt = stmt.where(Ticket.stage_id == filters.stage_id)
-    if filters.source in SOURCES:
-        stmt = stmt.where(Ticket.lead_source == filters.source)
+    condition = source_condition(filters.source)
+    if condition is not None:
+        stmt = stmt.where(condition)
     if filters.window_open:
         stmt = stmt.where(Ticket.window_expires_at > utcnow())
     after = decode_cursor(filters.cursor)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from whatrack.extensions import db
 from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
 from whatrack.services.copilot import queries as copilot_queries
+from whatrack.services.tickets.queries import source_condition
 from whatrack.services.tickets.stages import active_stages
 from whatrack.services.tracking.queries import preload_sources
 
@@ -60,10 +61,9 @@ def _filtered(stmt, org: Organization, filters: BoardFilters, me: User | None):
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif filters.assignee and filters.assignee.isdigit():
         stmt = stmt.where(Ticket.assignee_id == int(filters.assignee))
-    if filters.source in ("ad", "link", "organic"):
-        stmt = stmt.where(Ticket.lead_source == filters.source)
-    elif filters.source == "ad_no_click":
-        stmt = stmt.where(Ticket.lead_source == "ad", Ticket.ctwa_clid.is_(None))
+    condition = source_condition(filters.source)
+    if condition is not None:
+        stmt = stmt.where(condition)
     if filters.date_from:
         stmt = stmt.where(Ticket.created_at >= local_day_bounds(org, filters.date_from))
     if filters.date_to:

@@ -38,6 +38,22 @@ def page_size(raw: str | None) -> int:
     return value
 
 
+def source_condition(source: str | None) -> Any:
+    """The filter for a lead source of the shared vocabulary; ``ad`` means every ad lead.
+
+    None for an empty or unknown value (no filter), so a stale link never empties a list.
+    """
+    if source == "ad":
+        return Ticket.lead_source == "ad"
+    if source == "ad_no_click":
+        return and_(Ticket.lead_source == "ad", Ticket.ctwa_clid.is_(None))
+    if source == "link":
+        return Ticket.lead_source == "link"
+    if source == "organic":
+        return Ticket.lead_source.not_in(("ad", "link"))
+    return None
+
+
 def parse_id(raw: str | None, field: str, message: str) -> int | None:
     """A row id from a query argument: ASCII digits within the database's integer range.
 

@@ -102,7 +102,7 @@
   }
 
   function sourceBadge(row) {
-    var names = { ad: "badge-blue", utm: "badge-yellow", organic: "badge-gray", history: "badge-gray" };
+    var names = { ad: "badge-blue", ad_no_click: "badge-gray", link: "badge-yellow", organic: "badge-gray" };
     var badge = el("span", "badge " + (names[row.source] || "badge-gray"), T["source_" + row.source] || row.source);
     if (row.source === "ad" && row.ad_headline) { badge.title = row.ad_headline; }
     return badge;

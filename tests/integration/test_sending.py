@@ -359,3 +359,17 @@ def test_a_refused_token_marks_the_number_for_reconnection_and_stops_sends(
     assert len(outbound()) == 1 and len(fake_graph.requests_to(MESSAGES_PATH)) == 1
     page = client_as(whatsapp_org["email"]).get("/dashboard/settings/whatsapp")
     assert "Reconexão necessária" in page.get_data(as_text=True)
+
+
+def test_a_reply_from_whatrack_pushes_the_copilots_review_back(
+        whatsapp_org, post_webhook, worker, agent):
+    from whatrack.models import CopilotReview
+
+    ticket = customer_writes(post_webhook, worker)
+    [review] = all_rows(CopilotReview)
+    due_before = review.due_at
+
+    assert reply(agent, ticket.id, text="O valor é R$ 480, pode ser?").status_code == 201
+
+    [review] = all_rows(CopilotReview)
+    assert review.ticket_id == ticket.id and review.due_at > due_before

@@ -30,6 +30,7 @@ from whatrack.models import (
 )
 from whatrack.queue import enqueue_after_commit
 from whatrack.realtime.events import publish_after_commit
+from whatrack.services.copilot import review as copilot_review
 from whatrack.services.messaging import templates
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def _new_message(org: Organization, ticket: Ticket, account: WhatsAppAccount, se
     ticket.last_message_at = now
     ticket.last_message_preview = (text or f"[{kind}]")[:PREVIEW_LENGTH]
     ticket.unread_count = 0  # answering is reading
+    # A quoted price or "fechado" typed here counts for the copilot like one from the phone.
+    copilot_review.schedule_review(org, ticket)
     enqueue_after_commit(SEND_ACTOR, org.id, message.id)
     publish_after_commit(org.id, "message.created", {
         "ticket_id": ticket.id, "message_id": message.id, "direction": "outbound",

@@ -33,7 +33,9 @@ from tests.fixtures_whatsapp import (
     text_message,
 )
 
-NOTIFICATIONS = int(os.environ.get("RELIABILITY_NOTIFICATIONS", "10000"))
+# The figure is 10,000 (RELIABILITY_NOTIFICATIONS=10000, docs/reliability.md has a run);
+# CI delivers 2,000 so the folder stays within its time budget on a shared 2-core machine.
+NOTIFICATIONS = int(os.environ.get("RELIABILITY_NOTIFICATIONS", "2000"))
 PER_CONTACT = 25  # 12 customer messages, 5 echoes, 8 statuses of echoes
 DUPLICATED = 0.20
 THREADS = 4

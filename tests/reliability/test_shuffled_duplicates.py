@@ -18,7 +18,6 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from tests.fixtures_whatsapp import (
@@ -54,7 +53,7 @@ def conversation_history(count: int, start: int) -> list[Notification]:
         echoes = 0
         for step in range(12):
             extra: dict[str, Any] = {}
-            if step == 0 and c % 3 == 0 or step == 6 and c % 6 == 0:
+            if (step == 0 and c % 3 == 0) or (step == 6 and c % 6 == 0):
                 # An ad click on the first message (a third of the leads), a second click
                 # later for some: first touch must win whatever the processing order.
                 extra["referral"] = {"source_type": "ad", "source_id": f"1202{c:06d}{step}",
@@ -62,7 +61,7 @@ def conversation_history(count: int, start: int) -> list[Notification]:
                                      "ctwa_clid": f"CLID-{c}-{step}"}
             history.append(("message", text_message(wa_id, f"wamid.IN.{c}.{step}", next(clock),
                                                     f"mensagem {step} de {c}", **extra)))
-            if step % 3 == 1 and echoes < 5 or step == 11:
+            if (step % 3 == 1 and echoes < 5) or step == 11:
                 wamid = f"wamid.ECHO.{c}.{echoes}"
                 history.append(("echo", {"from": FIXTURE_DISPLAY, "to": wa_id, "id": wamid,
                                          "timestamp": str(next(clock)), "type": "text",

@@ -236,7 +236,10 @@ def _preview(item: InboundMessage) -> str:
 
 
 def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
-    if ticket.last_message_at is None or when >= ticket.last_message_at:
+    # Newer than every message of the ticket (the usual, in-order case): nothing was
+    # written after it, so the unread count needs no query.
+    newest = ticket.last_message_at is None or when >= ticket.last_message_at
+    if newest:
         ticket.last_message_at = when
         ticket.last_message_preview = _preview(item)
     if item.origin == "customer":
@@ -248,13 +251,13 @@ def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
             ticket.window_expires_at = when + SERVICE_WINDOW
         # Meta does not order deliveries: a message written before an answer that was
         # processed first has been read already (tests/reliability, shuffled deliveries).
-        if not _messages_after(ticket, when, "business_app_echo"):
+        if newest or not _messages_after(ticket, when, "business_app_echo"):
             ticket.unread_count += 1
     elif item.origin == "business_app_echo":
         # The secretary answered from the phone: she has read what came before the answer,
         # not what the customer wrote after it (delivered earlier, processed first).
-        ticket.unread_count = min(ticket.unread_count,
-                                  _messages_after(ticket, when, "customer"))
+        after = 0 if newest else _messages_after(ticket, when, "customer")
+        ticket.unread_count = min(ticket.unread_count, after)
 
 
 def _messages_after(ticket: Ticket, when: datetime, origin: str) -> int:
@@ -262,7 +265,8 @@ def _messages_after(ticket: Ticket, when: datetime, origin: str) -> int:
     stmt = select(func.count()).select_from(Message).where(
         Message.organization_id == ticket.organization_id, Message.ticket_id == ticket.id,
         Message.origin == origin, Message.timestamp > when)
-    return db.session.scalar(stmt) or 0
+    with db.session.no_autoflush:  # the ticket's pending changes do not affect the count
+        return db.session.scalar(stmt) or 0
 
 
 def apply_contact_book_change(org: Organization, change: ContactBookChange) -> None:
@@ -306,9 +310,8 @@ def receive_message(org: Organization, account: WhatsAppAccount,
     """Store one inbound message, echo or history item for ``org``; None if already stored."""
     contact = upsert_contact(org, item)
     # Checked under the contact lock, so a duplicate never opens a stray ticket.
-    if message_exists(org, item.wamid):
+    if _lock_and_check(org, item.wamid):
         return None
-    lock_wamid(org, item.wamid)
     ticket, created = _ticket_for(org, account, contact, item)
     message = _insert_message(_message_values(org, account, contact, ticket, item))
     if message is None:
@@ -334,6 +337,16 @@ def lock_wamid(org: Organization, wamid: str) -> None:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(select(func.pg_advisory_xact_lock(org.id, func.hashtext(wamid))))
+
+
+def _lock_and_check(org: Organization, wamid: str) -> bool:
+    """``lock_wamid`` and ``message_exists`` in one round trip (the message path is hot)."""
+    exists = select(Message.id).where(Message.organization_id == org.id,
+                                      Message.wamid == wamid).scalar_subquery()
+    if db.session.get_bind().dialect.name != "postgresql":
+        return db.session.scalar(select(exists)) is not None
+    locked = select(func.pg_advisory_xact_lock(org.id, func.hashtext(wamid)), exists)
+    return db.session.execute(locked).one()[1] is not None
 
 
 def _moves_forward(current: str, new: str) -> bool:

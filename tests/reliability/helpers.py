@@ -95,7 +95,10 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
-        os.unlink(self.log.name)
+        if os.environ.get("RELIABILITY_KEEP_LOGS"):
+            print(f"{self.name} log kept: {self.log.name}")
+        else:
+            os.unlink(self.log.name)
 
 
 def app_env(**overrides: str) -> dict[str, str]:

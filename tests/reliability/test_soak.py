@@ -269,9 +269,22 @@ def test_soak_mixed_traffic_reconciles_and_memory_stays_flat(
         reconcile(pg_url, traffic, fake_graph)
         assert memory, "no memory samples"
         assert not grown, f"memory grew after warm-up: {grown}"
+    except BaseException:
+        for process in processes:  # what the app logged about it, before the logs go
+            print(f"--- {process.name} errors ---\n{errors_logged(process.output())}")
+        raise
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+def errors_logged(log: str, context: int = 25) -> str:
+    lines = log.splitlines()
+    shown: list[str] = []
+    for n, line in enumerate(lines):
+        if " ERROR " in line or line.startswith("Traceback"):
+            shown += lines[n:n + context]
+    return "\n".join(shown[-400:])
 
 
 def reconcile(pg_url: str, traffic: Traffic, graph) -> None:

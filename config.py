@@ -64,6 +64,10 @@ class Config:
     LLM_BASE_URL = _env("LLM_BASE_URL")
     LLM_API_KEY = _env("LLM_API_KEY")
     LLM_MODEL = _env("LLM_MODEL")
+    # Seconds the copilot waits for the LLM's answer before using the built-in detector.
+    LLM_TIMEOUT = float(_env("LLM_TIMEOUT", "20"))
+    # The copilot reads a conversation once it has been quiet this long.
+    COPILOT_DEBOUNCE_SECONDS = int(_env("COPILOT_DEBOUNCE_SECONDS", "60"))
 
     BABEL_DEFAULT_LOCALE = "pt_BR"
     BABEL_DEFAULT_TIMEZONE = "America/Sao_Paulo"
@@ -90,7 +94,11 @@ class Config:
     WHATSAPP_CONFIRM_SECONDS = int(_env("WHATSAPP_CONFIRM_SECONDS", "300"))
     # Meta allows webhook bodies up to 3 MB (history chunks); leave headroom.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
-    TRIAL_DAYS = 14
+    TRIAL_DAYS = int(_env("TRIAL_DAYS", "14"))
+    # Days a past-due (or lapsed manual) subscription keeps full access before read-only.
+    BILLING_GRACE_DAYS = int(_env("BILLING_GRACE_DAYS", "7"))
+    # Stripe's webhook signature tolerance (seconds): older signed timestamps are refused.
+    STRIPE_WEBHOOK_TOLERANCE = int(_env("STRIPE_WEBHOOK_TOLERANCE", "300"))
     # werkzeug method string; the test suite uses a cheaper one.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash algorithm, not a password
     # Failed logins per account+IP pair inside LOGIN_WINDOW_SECONDS before each further try

@@ -24,7 +24,7 @@ os.environ.setdefault("WHATRACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ["WHATRACK_TEST_REDIS_NAMESPACE"] = f"whatrack-test-{RUN_ID}"
 
 pytest_plugins = ["tests.fixtures_app", "tests.fixtures_whatsapp", "tests.fixtures_capi",
-                  "tests.fixtures_signup"]
+                  "tests.fixtures_signup", "tests.fixtures_billing"]
 
 
 def _admin(sql: str) -> None:

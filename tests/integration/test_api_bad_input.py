@@ -91,6 +91,7 @@ GET_ENDPOINTS = {
                                   "ticket", "ticket_id"),
     "/api/v1/stats": ("from", "to"),
     "/api/v1/templates": (),
+    "/api/v1/sales": ("status", "cursor", "limit"),
 }
 
 

@@ -213,8 +213,8 @@ def test_a_shared_delivery_shows_and_reprocesses_each_organizations_entries_only
     our_page = ours.get(VIEW).get_data(as_text=True)
     their_page = theirs.get(VIEW).get_data(as_text=True)
     assert listed(our_page) == listed(their_page) == [batch.id]
-    assert "<td>2 messages, 0 duplicates, 2 statuses, 0 other</td>" in our_page
-    assert "<td>1 messages, 0 duplicates, 0 statuses, 0 other</td>" in their_page
+    assert "<td>2 mensagens, 0 duplicadas, 2 status, 0 outros</td>" in our_page
+    assert "<td>1 mensagem, 0 duplicadas, 0 status, 0 outros</td>" in their_page
     assert combined not in our_page and combined not in their_page
     assert "399999999999999" not in our_page + their_page  # nobody's number stays private
 

@@ -35,9 +35,8 @@ def test_public_pages_render_for_anyone(app, client, path):
     assert _said(app, PUBLIC[path]) in resp.get_data(as_text=True)
 
 
-@pytest.mark.endpoint("dashboard.inbox", "dashboard.tracking", "dashboard.billing",
-                      "settings.index")
-@pytest.mark.parametrize("path", [*sorted(DASHBOARD), "/dashboard/billing"])
+@pytest.mark.endpoint("dashboard.inbox", "dashboard.tracking", "settings.index")
+@pytest.mark.parametrize("path", sorted(DASHBOARD))
 def test_dashboard_pages_are_for_members_only(app, client, make_org, client_as, path):
     _org_id, _user_id, email = make_org("Clínica Sorriso")
 

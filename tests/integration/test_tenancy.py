@@ -54,6 +54,8 @@ ROUTE_SEEDS: dict[str, str] = {
     "api.update_ticket": "ticket",
     "api.list_ticket_messages": "ticket",
     "api.create_sale": "ticket",
+    "api.approve_sale": "sale",
+    "api.reject_sale": "sale",
     "media.show": "media_message",
     "settings.whatsapp_disconnect": "whatsapp_account",
     "settings.whatsapp_refresh_health": "whatsapp_account",

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def register_blueprints(app: Flask) -> None:
     from whatrack.blueprints.api import bp as api_bp
     from whatrack.blueprints.auth import bp as auth_bp
+    from whatrack.blueprints.billing import bp as billing_bp
     from whatrack.blueprints.capi import bp as capi_bp
     from whatrack.blueprints.dashboard import bp as dashboard_bp
     from whatrack.blueprints.data_deletion import bp as data_deletion_bp
@@ -28,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
+    app.register_blueprint(billing_bp)
     app.register_blueprint(capi_bp, url_prefix="/dashboard/capi")
     app.register_blueprint(tickets_bp)
     app.register_blueprint(settings_bp, url_prefix="/dashboard/settings")

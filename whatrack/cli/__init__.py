@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from whatrack.cli.billing import billing_cli
 from whatrack.cli.keys import keys_cli
 from whatrack.cli.meta import capi_cli, meta_cli
 from whatrack.cli.orgs import apikey_cli, demo_command, org_cli
@@ -20,3 +21,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(meta_cli)
     app.cli.add_command(capi_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(billing_cli)

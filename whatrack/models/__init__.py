@@ -2,12 +2,14 @@
 
 from whatrack.models.attribution import TicketTouch
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
+from whatrack.models.billing import StripeEvent
 from whatrack.models.conversions import (
     DataDeletionRequest,
     MetaConnection,
     MetaConversionAttempt,
     MetaConversionEvent,
 )
+from whatrack.models.copilot import CopilotReview, CopilotSettings
 from whatrack.models.org import ApiKey, Invite, Membership, Organization
 from whatrack.models.sales import Sale, SaleEvent
 from whatrack.models.tickets import Stage, Ticket, TicketEvent, TicketNote
@@ -26,6 +28,8 @@ from whatrack.models.whatsapp_onboarding import WhatsAppOnboarding
 __all__ = [
     "ApiKey",
     "Contact",
+    "CopilotReview",
+    "CopilotSettings",
     "DataDeletionRequest",
     "Invite",
     "LoginAttempt",
@@ -41,6 +45,7 @@ __all__ = [
     "Sale",
     "SaleEvent",
     "Stage",
+    "StripeEvent",
     "TenantMixin",
     "Ticket",
     "TicketEvent",

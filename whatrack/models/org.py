@@ -31,6 +31,14 @@ class Organization(TimestampMixin, db.Model):
     paid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(64))
+    # The Checkout Session "Assinar" opened last: reused while Stripe says it is still open,
+    # so a double click never leaves two payable sessions.
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    # When the last payment failed; the grace period (BILLING_GRACE_DAYS) counts from here.
+    past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stripe's ``created`` of the newest event applied to the state: an older one that
+    # arrives late is stored but never overwrites it (Stripe does not deliver in order).
+    billing_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Opt-in: opening a conversation in WhaTrack shows the customer blue ticks.
     mark_read_on_open: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                     server_default="false")

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from whatrack.extensions import db
@@ -16,12 +16,15 @@ if TYPE_CHECKING:
     from whatrack.models.tickets import Ticket
     from whatrack.models.user import User
 
-SALE_ORIGINS = ("panel", "kanban", "api", "copilot")
+# copilot: proposed by our detector; meta: Meta's automatic_events webhook detected it.
+SALE_ORIGINS = ("panel", "kanban", "api", "copilot", "meta")
 SALE_STATUSES = ("proposed", "approved", "rejected")
 
 
 class Sale(TenantMixin, TimestampMixin, db.Model):
     __tablename__ = "sales"
+    # The "Vendas para aprovar" list and the Kanban badges look proposals up by status.
+    __table_args__ = (Index("ix_sales_org_status", "organization_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(
@@ -43,12 +46,26 @@ class Sale(TenantMixin, TimestampMixin, db.Model):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
-    # Evidence for copilot proposals (the messages it read), shown to the approver.
+    # Evidence for proposals, shown to the approver: {"message_ids": [...], "detector": ...,
+    # "automatic_event": {...}} (the last one for Meta's detections).
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A proposal's confidence (0-1) and one sentence of why, in pt-BR.
+    confidence: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    proposal_reason: Mapped[str | None] = mapped_column(String(500))
+    # Why a person rejected the proposal (who and when: decided_by_id, decided_at).
+    decision_note: Mapped[str | None] = mapped_column(String(500))
 
     ticket: Mapped[Ticket] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def evidence_message_ids(self) -> list[int]:
+        return [int(i) for i in (self.evidence or {}).get("message_ids", [])]
+
+    @property
+    def automatic_event(self) -> dict[str, Any] | None:
+        return (self.evidence or {}).get("automatic_event")
 
     @property
     def counts(self) -> bool:

@@ -10,4 +10,10 @@ def load_actors() -> None:
     """Import every actor module (the worker and the app both call this once)."""
     # Not at the top: the actors import every service, and a process that only needs the
     # broker (tests, `flask db upgrade`) should not pay for them at import.
-    from whatrack.tasks import conversions, maintenance, messaging, webhooks  # noqa: F401
+    from whatrack.tasks import (  # noqa: F401
+        conversions,
+        copilot,
+        maintenance,
+        messaging,
+        webhooks,
+    )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import dramatiq
 
-from whatrack.tasks import maintenance, messaging
+from whatrack.tasks import copilot, maintenance, messaging
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,9 @@ def schedule() -> list[tuple[dramatiq.Actor, float]]:
     return [
         (maintenance.sweep_webhook_events, 60.0),
         (maintenance.sweep_conversion_events, 30.0),
+        # Conversations become due for the copilot COPILOT_DEBOUNCE_SECONDS after their
+        # last message; read within ~10 s of that.
+        (copilot.sweep_copilot_reviews, 10.0),
         (maintenance.purge_login_attempts, 3600.0),
         (maintenance.check_meta_tokens, 3600.0),  # each token about once a day
         (maintenance.refresh_whatsapp_health, 3600.0),  # each number about once a day

@@ -6,6 +6,7 @@ from flask import g, request
 from flask_babel import gettext as _
 
 from whatrack.blueprints.api import bp
+from whatrack.blueprints.billing.guard import refuse_if_read_only
 from whatrack.errors import error_response
 from whatrack.extensions import db
 from whatrack.models import utcnow
@@ -34,4 +35,5 @@ def authenticate_api_key():
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         api_key.last_used_at = now
         db.session.commit()
-    return None
+    # Reads keep working for an organization that has not paid; writes answer 402.
+    return refuse_if_read_only()

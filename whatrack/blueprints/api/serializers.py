@@ -110,6 +110,11 @@ def sale_json(sale: Any) -> dict[str, Any]:
         "cancel_reason": sale.cancel_reason,
         "created_at": iso(sale.created_at),
         "decided_at": iso(sale.decided_at),
+        # Proposals (copilot / meta): how sure, why, and the messages that show it.
+        "confidence": float(sale.confidence) if sale.confidence is not None else None,
+        "reason": sale.proposal_reason,
+        "evidence_message_ids": sale.evidence_message_ids,
+        "rejection_reason": sale.decision_note if sale.status == "rejected" else None,
     }
 
 

@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from whatrack.blueprints.dashboard import bp
 from whatrack.errors import ValidationError
 from whatrack.i18n import parse_date_input
-from whatrack.services.billing.state import billing_summary
 from whatrack.services.reports import stats as stats_service
 from whatrack.services.reports.setup import setup_progress
 from whatrack.tenancy import current_org, org_required
@@ -28,11 +27,6 @@ COMING_SOON = {
         _l("Tracking"),
         _l("Tracking links with UTMs that tag leads who do not come from an ad."),
     ),
-    "billing": (
-        "/billing",
-        _l("Billing"),
-        _l("Your plan, trial and invoices."),
-    ),
 }
 
 
@@ -41,8 +35,8 @@ COMING_SOON = {
 def home():
     period, error = _period()
     stats = stats_service.compute_stats(current_org, period)
-    return render_template("dashboard/home.html", billing=billing_summary(current_org),
-                           stats=stats, bars=bar_widths(stats), period_error=error,
+    return render_template("dashboard/home.html", stats=stats, bars=bar_widths(stats),
+                           period_error=error,
                            setup=setup_progress(current_org))
 
 

@@ -2,4 +2,11 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__)
 
-from whatrack.blueprints.settings import messaging, meta, routes, stages, whatsapp  # noqa: E402, F401
+from whatrack.blueprints.settings import (  # noqa: E402, F401
+    copilot,
+    messaging,
+    meta,
+    routes,
+    stages,
+    whatsapp,
+)

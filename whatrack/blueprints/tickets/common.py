@@ -34,7 +34,7 @@ def seen_version() -> int | None:
 def render_card(ticket: Ticket) -> str:
     ticket, won = board.ticket_card(current_org, ticket)
     return render_template("tickets/_card.html", ticket=ticket, won=won.get(
-        current_org.currency))
+        current_org.currency), proposals=board.ticket_proposals(current_org, ticket))
 
 
 def done(ticket: Ticket, message: str | None = None, status: int = 200, **extra: Any):

@@ -17,6 +17,7 @@ from whatrack.i18n import parse_date_input
 from whatrack.models import Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
+from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.messaging import read_receipts
 from whatrack.services.tickets import board, sales
 from whatrack.services.tickets import commands as tickets
@@ -76,10 +77,12 @@ def panel(ticket_id: int):
         tickets.mark_read(current_org, ticket)
         read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
+    ticket_sales = sales.ticket_sales(current_org, ticket)
     context = {
         **composer_context(ticket),
         "ticket": ticket,
-        "sales": sales.ticket_sales(current_org, ticket),
+        "sales": ticket_sales,
+        "evidence": copilot_queries.evidence_messages(current_org, ticket_sales),
         "notes": tickets.ticket_notes(current_org, ticket),
         "members": orgs.list_members(current_org),
         "stages": active_stages(current_org),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,6 +12,7 @@ from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.i18n import money
 from whatrack.models import Sale, Ticket
+from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets import sales
 from whatrack.services.tickets.money import parse_amount, parse_currency
 from whatrack.tenancy import current_org, org_required, role_required
@@ -69,3 +71,13 @@ def reject_sale(sale_id: int):
 def cancel_sale(sale_id: int):
     return _decide(sale_id, lambda sale: sales.cancel_sale(
         current_org, sale.id, current_user, form_field("reason") or ""), _("Sale cancelled."))
+
+
+@bp.get("/dashboard/sales/proposed")
+@org_required
+def proposals():
+    """"Vendas para aprovar": every proposal waiting, newest first, with its evidence."""
+    page = copilot_queries.list_sales(current_org, status="proposed",
+                                      cursor=request.args.get("cursor"))
+    return render_template("tickets/proposals.html", page=page,
+                           evidence=copilot_queries.evidence_messages(current_org, page.items))

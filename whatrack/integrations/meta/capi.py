@@ -86,6 +86,8 @@ class EventData:
     phone: str | None = None
     value: Decimal | None = None
     currency: str | None = None
+    # "automatic_events" when re-reporting a conversion Meta detected itself (5.8).
+    outcome_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ def build_event(data: EventData) -> dict[str, Any]:
     }
     if data.value is not None:
         event["custom_data"] = {"currency": data.currency, "value": data.value}
+    if data.outcome_type:
+        event["messaging_outcome_data"] = {"outcome_type": data.outcome_type}
     return event
 
 

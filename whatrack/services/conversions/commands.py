@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SKIPPING_CODES = frozenset({"no_click", "too_old", "sale_cancelled"})
-CANCELLATION_EVENT = "OrderCanceled"  # Meta's name (business_messaging allows it, 5.4)
+CANCELLATION_EVENT = "OrderCanceled"
+# The Purchase of an approved automatic-event proposal (Meta detected it first, 5.8).
+AUTOMATIC_EVENT_TRIGGER = "automatic_event"  # Meta's name (business_messaging allows it, 5.4)
 # Waiting on a person (connect, reconnect, choose a dataset): no automatic attempt is due.
 WAITING_CODES = frozenset({"not_connected", "reconnect", "no_dataset"})
 
@@ -62,7 +64,8 @@ def make_event_id(org: Organization, kind: str, ident: int, event_name: str) -> 
 
 
 def _record(org: Organization, ticket: Ticket, *, event_name: str, event_id: str, trigger: str,
-            event_time: datetime, sale: Sale | None = None) -> int | None:
+            event_time: datetime, sale: Sale | None = None,
+            ctwa_clid: str | None = None) -> int | None:
     """Insert the outbox row (once per event_id) and enqueue its dispatch after commit."""
     now = utcnow()
     values: dict[str, Any] = {
@@ -73,7 +76,7 @@ def _record(org: Organization, ticket: Ticket, *, event_name: str, event_id: str
         "attempts": 0, "failures": 0, "status": "pending",
     }
     skip = None
-    if not ticket.ctwa_clid:
+    if not (ctwa_clid or ticket.ctwa_clid):
         skip = "no_click"
     elif event_time < now - capi.MAX_EVENT_AGE + capi.AGE_MARGIN:
         skip = "too_old"
@@ -102,9 +105,14 @@ def enqueue_dispatch(org: Organization) -> None:
 def record_purchase(org: Organization, sale: Sale) -> None:
     """Queue the Purchase event of an approved sale (value and currency exact)."""
     ticket = sale.ticket
-    _record(org, ticket, event_name="Purchase", trigger="sale", sale=sale,
+    detected = sale.automatic_event if sale.origin == "meta" else None
+    # Approving Meta's own detection re-reports it (outcome_type automatic_events, its
+    # click id, the person's value) so Meta links the two instead of counting twice.
+    _record(org, ticket, event_name="Purchase",
+            trigger=AUTOMATIC_EVENT_TRIGGER if detected else "sale", sale=sale,
             event_id=make_event_id(org, "sale", sale.id, "Purchase"),
-            event_time=sale.decided_at or utcnow())
+            event_time=sale.decided_at or utcnow(),
+            ctwa_clid=(detected or {}).get("ctwa_clid"))
 
 
 def record_cancellation(org: Organization, sale: Sale) -> None:

@@ -51,6 +51,7 @@ from whatrack.models import (
     utcnow,
 )
 from whatrack.services.conversions.commands import (
+    AUTOMATIC_EVENT_TRIGGER,
     SKIPPING_CODES,
     connection_of,
     hold_pending_events,
@@ -109,7 +110,8 @@ def _lock_due(org: Organization, limit: int, now: datetime) -> list[Outgoing]:
     # tickets took seconds per batch in the benchmark).
     rows = db.session.execute(
         select(event.id, event.event_name, event.event_id, event.event_time, event.value,
-               event.currency, event.attempts, event.failures, event.ticket_id, event.sale_id)
+               event.currency, event.attempts, event.failures, event.ticket_id, event.sale_id,
+               event.trigger)
         .where(event.organization_id == org.id, event.id.in_(ids))
         .order_by(event.next_attempt_at, event.id)).all()
     tickets = _by_id(Ticket, (r.ticket_id for r in rows), Ticket.ctwa_clid, Ticket.contact_id,
@@ -117,13 +119,19 @@ def _lock_due(org: Organization, limit: int, now: datetime) -> list[Outgoing]:
     phones = _by_id(Contact, (t.contact_id for t in tickets.values()), Contact.wa_id)
     wabas = _by_id(WhatsAppAccount, (t.whatsapp_account_id for t in tickets.values()),
                    WhatsAppAccount.waba_id)
-    sales = _by_id(Sale, (r.sale_id for r in rows), Sale.cancelled_at)
+    sales = _by_id(Sale, (r.sale_id for r in rows), Sale.cancelled_at, Sale.evidence)
     events = []
     for row in rows:
         ticket = tickets.get(row.ticket_id)
         phone = phones.get(ticket.contact_id) if ticket else None
         waba = wabas.get(ticket.whatsapp_account_id) if ticket else None
         sale = sales.get(row.sale_id)
+        clid = ticket.ctwa_clid if ticket else None
+        outcome_type = None
+        if row.trigger == AUTOMATIC_EVENT_TRIGGER and sale is not None:
+            # Meta's detection, confirmed by a person: its own click id and outcome type.
+            detected = (sale.evidence or {}).get("automatic_event") or {}
+            clid, outcome_type = detected.get("ctwa_clid") or clid, "automatic_events"
         events.append(Outgoing(
             id=row.id, attempts=row.attempts, failures=row.failures,
             # A cancelled sale's Purchase must not go (its OrderCanceled must).
@@ -132,9 +140,9 @@ def _lock_due(org: Organization, limit: int, now: datetime) -> list[Outgoing]:
             data=capi.EventData(
                 event_name=row.event_name, event_id=row.event_id, event_time=row.event_time,
                 waba_id=waba.waba_id if waba else None,
-                ctwa_clid=ticket.ctwa_clid if ticket else None,
+                ctwa_clid=clid,
                 phone=phone.wa_id if phone and phone.wa_id.isdigit() else None,
-                value=row.value, currency=row.currency)))
+                value=row.value, currency=row.currency, outcome_type=outcome_type)))
     return events
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
 from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
+from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets.stages import active_stages
 
 CLOSED_WINDOW_DAYS = 30
@@ -37,6 +38,8 @@ class Column:
 class Board:
     columns: list[Column]
     won_values: dict[int, dict[str, Decimal]]
+    # Sale proposals waiting per ticket (the card's "para aprovar" badge).
+    proposals: dict[int, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -104,8 +107,13 @@ def load_board(org: Organization, filters: BoardFilters, me: User | None = None)
         if column is not None:
             column.tickets.append(ticket)
     won_ids = [t.id for c in columns.values() if c.stage.kind == "won" for t in c.tickets]
-    return Board(columns=list(columns.values()), won_values=_won_values(won_ids))
+    return Board(columns=list(columns.values()), won_values=_won_values(won_ids),
+                 proposals=copilot_queries.pending_by_ticket(org, [t.id for t in tickets]))
 
 
 def ticket_card(org: Organization, ticket: Ticket) -> tuple[Ticket, dict[str, Decimal]]:
     return ticket, _won_values([ticket.id]).get(ticket.id, {})
+
+
+def ticket_proposals(org: Organization, ticket: Ticket) -> int:
+    return copilot_queries.pending_by_ticket(org, [ticket.id]).get(ticket.id, 0)

@@ -69,10 +69,17 @@ def close_sale(org: Organization, ticket_id: int, data: SaleInput, origin: str,
     """Record an approved sale and move the ticket to the won stage, in one transaction.
 
     The ticket row is locked and the version the person saw is checked, so two people
-    closing the same ticket at once make one sale; the second gets a conflict.
+    closing the same ticket at once make one sale; the second gets a conflict. A proposal
+    of the same value waiting on the ticket (Meta's detection first) is approved instead:
+    it is the same sale, and counting it twice would lie to Meta.
     """
     ticket = ticket_service.lock_ticket(org, ticket_id)
     ticket_service.check_version(ticket, seen_version)
+    pending = matching_proposal(org, ticket, data.value, data.currency)
+    if pending is not None:
+        log.info("sale on ticket %s approves proposal %s (%s)", ticket.id, pending.id,
+                 pending.origin)
+        return approve_sale(org, pending.id, user, description=data.description)
     sale = _new_sale(org, ticket, data, origin, user, "approved")
     _approve(org, ticket, sale, user)
     db.session.flush()
@@ -80,12 +87,26 @@ def close_sale(org: Organization, ticket_id: int, data: SaleInput, origin: str,
     return sale
 
 
-def propose_sale(org: Organization, ticket: Ticket, data: SaleInput,
+def matching_proposal(org: Organization, ticket: Ticket, value: Decimal,
+                      currency: str) -> Sale | None:
+    """A waiting proposal of this value on the ticket, Meta's detection before ours."""
+    stmt = (select(Sale).where(Sale.organization_id == org.id, Sale.ticket_id == ticket.id,
+                               Sale.status == "proposed", Sale.value == value,
+                               Sale.currency == currency)
+            .order_by((Sale.origin == "meta").desc(), Sale.id))
+    return db.session.scalars(stmt).first()
+
+
+def propose_sale(org: Organization, ticket: Ticket, data: SaleInput, origin: str = "copilot",
+                 confidence: Decimal | None = None, reason: str | None = None,
                  evidence: dict | None = None) -> Sale:
-    """A copilot suggestion waiting for a person; it counts for nothing until approved."""
-    sale = _new_sale(org, ticket, data, "copilot", None, "proposed")
-    sale.evidence = evidence
+    """A suggestion (copilot or Meta) waiting for a person; it counts for nothing until
+    approved, and nothing about it reaches the customer or Meta."""
+    sale = _new_sale(org, ticket, data, origin, None, "proposed")
+    sale.evidence, sale.confidence = evidence, confidence
+    sale.proposal_reason = (reason or "").strip()[:500] or None
     publish_after_commit(org.id, "sale.proposed", {"ticket_id": ticket.id, "sale_id": sale.id})
+    publish_after_commit(org.id, "ticket.updated", {"ticket_id": ticket.id})
     return sale
 
 
@@ -97,29 +118,58 @@ def _lock_sale(org: Organization, sale_id: int) -> Sale:
     return sale
 
 
-def approve_sale(org: Organization, sale_id: int, user: User,
-                 value: Decimal | None = None) -> Sale:
-    """A person confirms a proposal (optionally correcting the value)."""
+def approve_sale(org: Organization, sale_id: int, user: User | None,
+                 value: Decimal | None = None, description: str | None = None) -> Sale:
+    """A person confirms a proposal (optionally correcting the value): from here on it is
+    a sale like a manual one, with its Purchase event."""
+    # The ticket first, then the sale: the order close_sale takes them in.
+    ticket_id = db.session.scalar(select(Sale.ticket_id).where(
+        Sale.id == sale_id, Sale.organization_id == org.id))
+    if ticket_id is None:
+        raise NotFound()
+    ticket = ticket_service.lock_ticket(org, ticket_id)
     sale = _lock_sale(org, sale_id)
     if sale.status != "proposed":
         raise ConflictError(_("This sale was already decided."))
-    ticket = ticket_service.lock_ticket(org, sale.ticket_id)
     if value is not None and value != sale.value:
         _log(org, sale, "corrected", user, note=f"{sale.value} -> {value}")
         sale.value = value
+    if description and not sale.description:
+        sale.description = description.strip()[:500] or None
     _approve(org, ticket, sale, user)
     _log(org, sale, "approved", user)
+    _settle_duplicates(org, ticket, sale, user)
     db.session.flush()
+    log.info("proposal %s (%s) approved on ticket %s", sale.id, sale.origin, ticket.id)
     return sale
 
 
-def reject_sale(org: Organization, sale_id: int, user: User, reason: str | None = None) -> Sale:
+def _settle_duplicates(org: Organization, ticket: Ticket, approved: Sale,
+                       user: User | None) -> None:
+    """Other proposals of the same value on the ticket were the same sale: closed, kept."""
+    stmt = select(Sale).where(Sale.organization_id == org.id, Sale.ticket_id == ticket.id,
+                              Sale.status == "proposed", Sale.value == approved.value,
+                              Sale.id != approved.id)
+    for other in db.session.scalars(stmt):
+        note = f"duplicate of sale {approved.id}"
+        other.status, other.decided_at = "rejected", utcnow()
+        other.decided_by_id, other.decision_note = (user.id if user else None), note
+        _log(org, other, "rejected", user, note=note)
+
+
+def reject_sale(org: Organization, sale_id: int, user: User | None,
+                reason: str | None = None) -> Sale:
+    """A person turns a proposal down; it stays, with who and why, and its messages never
+    propose again (copilot/review.py)."""
     sale = _lock_sale(org, sale_id)
     if sale.status != "proposed":
         raise ConflictError(_("This sale was already decided."))
-    sale.status, sale.decided_at, sale.decided_by_id = "rejected", utcnow(), user.id
-    _log(org, sale, "rejected", user, note=reason)
+    note = (reason or "").strip()[:500] or None
+    sale.status, sale.decided_at = "rejected", utcnow()
+    sale.decided_by_id, sale.decision_note = (user.id if user else None), note
+    _log(org, sale, "rejected", user, note=note)
     db.session.flush()
+    publish_after_commit(org.id, "ticket.updated", {"ticket_id": sale.ticket_id})
     return sale
 
 

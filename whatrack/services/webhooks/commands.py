@@ -23,6 +23,9 @@ from whatrack.integrations.meta.webhook import (
 from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, WhatsAppAccount, utcnow
 from whatrack.models.base import dialect_insert
 from whatrack.realtime.events import publish_after_commit
+from whatrack.services.billing import stripe_events
+from whatrack.services.copilot import meta_events
+from whatrack.services.copilot import review as copilot_review
 from whatrack.services.inbox import ingest as inbox
 from whatrack.services.whatsapp.accounts import (
     accounts_by_phone_number_id,
@@ -89,7 +92,8 @@ def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount
                         only_org_id)
     for other in parsed.others:
         account = None
-        if isinstance(other, ContactBookChange):  # the address book of one number
+        if isinstance(other, ContactBookChange) or _field(other) == "automatic_events":
+            # Both name the number they concern (metadata.phone_number_id).
             account = phone_routes.get(other.phone_number_id or "")
         account = account or waba_routes.get(other.waba_id or "")
         if only_org_id is not None and account is None:
@@ -102,6 +106,11 @@ def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount
                 org = db.session.get(Organization, account.organization_id)
                 with bind_org(org):
                     inbox.apply_contact_book_change(org, other)
+            elif _field(other) == "automatic_events":
+                org = db.session.get(Organization, account.organization_id)
+                with bind_org(org):
+                    meta_events.receive_automatic_events(org, other)
+                    db.session.flush()
             elif getattr(other, "field", None) == "account_update":
                 apply_account_update(other.waba_id, getattr(other, "value", {}) or {})
         elif other.waba_id:
@@ -115,6 +124,8 @@ def _only(routes: dict[str, WhatsAppAccount], org_id: int | None) -> dict[str, W
     if org_id is None:
         return routes
     return {key: account for key, account in routes.items() if account.organization_id == org_id}
+def _field(other: object) -> str | None:
+    return getattr(other, "field", None)
 
 
 def _process_group(org: Organization, account: WhatsAppAccount,
@@ -147,6 +158,8 @@ def _after_message(org: Organization, received: inbox.Received) -> None:
     publish_after_commit(org.id, "message.created", {
         "ticket_id": received.ticket.id, "message_id": message.id,
         "direction": message.direction, "ticket_created": received.ticket_created})
+    if not message.is_history:  # imported history is not a conversation happening now
+        copilot_review.schedule_review(org, received.ticket)
 
 
 def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcome:
@@ -158,6 +171,10 @@ def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcom
     organization's entries are applied and only its route records the outcome; the others'
     entries, and the delivery's own state, are left as they are.
     """
+    if event.source == "stripe":
+        # Same table, same exactly-once machinery; the billing service reads Stripe's body.
+        stripe_events.process_stripe_delivery(event)
+        return Outcome()
     if only_org_id is not None:
         return _process_for_org(event, only_org_id)
     outcome = Outcome()

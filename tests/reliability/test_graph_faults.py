@@ -8,8 +8,7 @@ and there is no idempotency key, so the send is not repeated; the status webhook
 names our message, settles it. Conversion events carry a stable event_id Meta deduplicates,
 so every transient failure is retried.
 
-Stripe: billing is not merged yet, so the Stripe half of issue 16's item 4 is missing
-(docs/reliability.md).
+The Stripe half of the item is test_stripe_faults.py.
 """
 
 from __future__ import annotations

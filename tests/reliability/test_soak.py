@@ -6,8 +6,8 @@ run as in production, on the suite's database and Redis namespace, with the Grap
 on loopback. Traffic: inbound messages (new and returning customers, some from ads),
 echoes from the WhatsApp Business app, replies through the API, the statuses Meta sends for
 them, and sales. ``RELIABILITY_SOAK_SECONDS`` sets the length (60 s in CI; 300 s is the
-issue's five minutes, docs/reliability.md has a run). Stripe events are missing: billing is
-not merged yet.
+issue's five minutes, docs/reliability.md has a run). Stripe events are not part of it yet
+(docs/reliability.md).
 """
 
 from __future__ import annotations

@@ -300,11 +300,6 @@ def apply_contact_book_change(org: Organization, change: ContactBookChange) -> N
                                                         "change": "contact"})
 
 
-def message_exists(org: Organization, wamid: str) -> bool:
-    stmt = select(Message.id).where(Message.organization_id == org.id, Message.wamid == wamid)
-    return db.session.scalar(stmt) is not None
-
-
 def receive_message(org: Organization, account: WhatsAppAccount,
                     item: InboundMessage) -> Received | None:
     """Store one inbound message, echo or history item for ``org``; None if already stored."""
@@ -340,7 +335,8 @@ def lock_wamid(org: Organization, wamid: str) -> None:
 
 
 def _lock_and_check(org: Organization, wamid: str) -> bool:
-    """``lock_wamid`` and ``message_exists`` in one round trip (the message path is hot)."""
+    """``lock_wamid``, and whether the message is stored already, in one round trip (the
+    message path is hot)."""
     exists = select(Message.id).where(Message.organization_id == org.id,
                                       Message.wamid == wamid).scalar_subquery()
     if db.session.get_bind().dialect.name != "postgresql":

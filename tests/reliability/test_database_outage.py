@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.fixtures_app import AppTestConfig
+from tests.fixtures_app import AppTestConfig, bearer
 from tests.fixtures_whatsapp import WebhookPoster, all_rows, profile, text_message, webhook_body
 from tests.integration.test_ingestion_reliability import (
     blocked_backends,
@@ -67,8 +67,9 @@ def stored(pg_url: str) -> int:
 
 
 def test_webhooks_answer_503_while_the_database_is_away_and_200_once_it_is_back(
-        app, pg_url, whatsapp_org, proxied):
+        app, pg_url, whatsapp_org, proxied, make_api_key):
     proxied_app, proxy = proxied
+    _, key = make_api_key(whatsapp_org["org_id"])
     post = WebhookPoster(proxied_app.test_client(), app.config["META_APP_SECRET"])
     assert post(delivery(0)).status_code == 200
     assert proxied_app.test_client().get("/readyz").status_code == 200
@@ -78,6 +79,13 @@ def test_webhooks_answer_503_while_the_database_is_away_and_200_once_it_is_back(
     assert answers == [503] * 5  # Meta retries them
     assert proxied_app.test_client().get("/readyz").status_code == 503
     assert stored(pg_url) == 1  # nothing half written
+    # Everything else says "try again" too, never "our bug": the API and the pages.
+    api = proxied_app.test_client().get("/api/v1/me", headers=bearer(key))
+    assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+    assert api.json["error"]["code"] == "unavailable"
+    assert proxied_app.test_client().get("/login").status_code in (200, 503)
+    page = proxied_app.test_client().post("/login", data={"email": "a@b.c", "password": "x"})
+    assert page.status_code == 503
 
     proxy.start()
     # Healed without a restart: the dead pooled connections are replaced, every POST lands.

@@ -54,7 +54,7 @@ def test_conversion_events_ride_out_a_bad_spell_and_are_sent_once(
     ticket = make_ticket(org_id)
     assert close_sale(org_id, ticket).status_code == 201
     worker.drain()
-    [event] = wait_for(lambda: settled(org_id), timeout=60)
+    [event] = wait_for(lambda: settled(org_id), timeout=120)
 
     assert event.status == "sent" and event.attempts == 6
     assert dict(meta_app.capi.accepted) == {event.event_id: 1}
@@ -69,7 +69,7 @@ def test_conversion_events_ride_out_a_bad_spell_and_are_sent_once(
     for clid in ("ok-1", "bad-click", "ok-2"):
         assert close_sale(org_id, make_ticket(org_id, clid=clid)).status_code == 201
     worker.drain()
-    events = wait_for(lambda: settled(org_id), timeout=60)
+    events = wait_for(lambda: settled(org_id), timeout=120)
     outcome = {e.id: (e.status, e.attempts) for e in events}
     bad = [e for e in events_of(org_id) if e.status == "failed"]
     assert len(bad) == 1 and bad[0].attempts == 1, outcome

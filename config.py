@@ -136,8 +136,9 @@ _CLOSED_LOOPBACK_URL = "http://127.0.0.1:9"
 
 class TestingConfig(Config):
     TESTING = True
-    # Tests that talk to a service start its fake (tests/fakes/) and override these.
-    META_GRAPH_URL = _CLOSED_LOOPBACK_URL
+    # Tests that talk to a service start its fake (tests/fakes/) and override these (a test
+    # that runs the app in subprocesses passes its fake's address in the environment).
+    META_GRAPH_URL = _env("WHATRACK_TEST_META_GRAPH_URL", _CLOSED_LOOPBACK_URL)
     STRIPE_API_BASE = _CLOSED_LOOPBACK_URL
     LLM_BASE_URL = _CLOSED_LOOPBACK_URL
     SESSION_COOKIE_SECURE = False

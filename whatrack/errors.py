@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from flask import flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from whatrack.extensions import db
@@ -174,6 +185,21 @@ def register_error_handlers(app: Flask) -> None:
             status
         )
         return error_response(status, HTTP_CODES.get(status, "error"), message)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_unavailable(exc: OperationalError):
+        # PostgreSQL refused, dropped or deadlocked the request: nothing was committed and
+        # the same request may work in a moment, so "try again" (503), not "our bug" (500).
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    str(exc.orig or exc).splitlines()[0][:200])
+        try:
+            response = make_response(error_response(503, HTTP_CODES[503], _http_message(503)))
+        except SQLAlchemyError:  # the page's layout needed the database too
+            response = make_response(_http_message(503), 503)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

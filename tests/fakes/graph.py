@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
+import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ class Failure:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # close the connection without an answer (a reset, to the client)
 
 
 def meta_error(message: str, code: int, subcode: int | None = None,
@@ -56,6 +59,13 @@ def meta_error(message: str, code: int, subcode: int | None = None,
     if user_msg:
         error["error_user_msg"] = user_msg
     return {"error": error}
+
+
+def _cut(sock: socket.socket) -> None:
+    """Reset the connection: the client sees it dropped with no answer (werkzeug's own
+    write afterwards fails quietly, as for any client that went away)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.shutdown(socket.SHUT_RDWR)
 
 
 class FakeGraph:
@@ -101,12 +111,14 @@ class FakeGraph:
         self.media[media_id] = (content, mime_type)
 
     def fail(self, path_prefix: str, status: int, body: Any = None, times: int = 1,
-             headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
-        """The next ``times`` requests whose path starts with ``path_prefix`` fail."""
+             headers: dict[str, str] | None = None, delay: float = 0.0,
+             drop: bool = False) -> None:
+        """The next ``times`` requests whose path starts with ``path_prefix`` fail
+        (``drop``: the connection is cut after the request was read, with no answer)."""
         with self._lock:
             queue = self._failures.setdefault(path_prefix, deque())
             for _ in range(times):
-                queue.append(Failure(status, body, headers or {}, delay))
+                queue.append(Failure(status, body, headers or {}, delay, drop))
 
     def requests_to(self, path_prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith(path_prefix)]
@@ -125,16 +137,18 @@ class FakeGraph:
         with self._lock:
             self.requests.append(Recorded(request.method, request.path, dict(request.headers),
                                           dict(request.args), body))
-        response = self._respond(request)
+        response = self._respond(request, environ)
         return response(environ, start_response)
 
-    def _respond(self, request: Request) -> Response:
+    def _respond(self, request: Request, environ: dict[str, Any]) -> Response:
         failure = self._next_failure(request.path)
         if failure is not None:
             if failure.delay:
                 import time
 
                 time.sleep(failure.delay)
+            if failure.drop:
+                _cut(environ["werkzeug.socket"])
             return self._json(failure.body or meta_error("fake failure", 1), failure.status,
                               failure.headers)
         prefix = f"/{self.version}/"

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from whatrack.extensions import db
 from whatrack.integrations.meta.webhook import (
@@ -236,7 +236,10 @@ def _preview(item: InboundMessage) -> str:
 
 
 def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
-    if ticket.last_message_at is None or when >= ticket.last_message_at:
+    # Newer than every message of the ticket (the usual, in-order case): nothing was
+    # written after it, so the unread count needs no query.
+    newest = ticket.last_message_at is None or when >= ticket.last_message_at
+    if newest:
         ticket.last_message_at = when
         ticket.last_message_preview = _preview(item)
     if item.origin == "customer":
@@ -246,9 +249,24 @@ def _touch_ticket(ticket: Ticket, item: InboundMessage, when: datetime) -> None:
         if written and (ticket.last_inbound_at is None or when > ticket.last_inbound_at):
             ticket.last_inbound_at = when
             ticket.window_expires_at = when + SERVICE_WINDOW
-        ticket.unread_count += 1
+        # Meta does not order deliveries: a message written before an answer that was
+        # processed first has been read already (tests/reliability, shuffled deliveries).
+        if newest or not _messages_after(ticket, when, "business_app_echo"):
+            ticket.unread_count += 1
     elif item.origin == "business_app_echo":
-        ticket.unread_count = 0  # the secretary answered from the phone: she has read it
+        # The secretary answered from the phone: she has read what came before the answer,
+        # not what the customer wrote after it (delivered earlier, processed first).
+        after = 0 if newest else _messages_after(ticket, when, "customer")
+        ticket.unread_count = min(ticket.unread_count, after)
+
+
+def _messages_after(ticket: Ticket, when: datetime, origin: str) -> int:
+    """Messages of ``origin`` on ``ticket`` written after ``when`` (Meta's timestamps)."""
+    stmt = select(func.count()).select_from(Message).where(
+        Message.organization_id == ticket.organization_id, Message.ticket_id == ticket.id,
+        Message.origin == origin, Message.timestamp > when)
+    with db.session.no_autoflush:  # the ticket's pending changes do not affect the count
+        return db.session.scalar(stmt) or 0
 
 
 def apply_contact_book_change(org: Organization, change: ContactBookChange) -> None:
@@ -282,17 +300,12 @@ def apply_contact_book_change(org: Organization, change: ContactBookChange) -> N
                                                         "change": "contact"})
 
 
-def message_exists(org: Organization, wamid: str) -> bool:
-    stmt = select(Message.id).where(Message.organization_id == org.id, Message.wamid == wamid)
-    return db.session.scalar(stmt) is not None
-
-
 def receive_message(org: Organization, account: WhatsAppAccount,
                     item: InboundMessage) -> Received | None:
     """Store one inbound message, echo or history item for ``org``; None if already stored."""
     contact = upsert_contact(org, item)
     # Checked under the contact lock, so a duplicate never opens a stray ticket.
-    if message_exists(org, item.wamid):
+    if _lock_and_check(org, item.wamid):
         return None
     ticket, created = _ticket_for(org, account, contact, item)
     message = _insert_message(_message_values(org, account, contact, ticket, item))
@@ -308,6 +321,28 @@ def receive_message(org: Organization, account: WhatsAppAccount,
 
 
 # --- statuses ----------------------------------------------------------------------------
+
+
+def lock_wamid(org: Organization, wamid: str) -> None:
+    """Serialise a message's insert with its statuses, until commit.
+
+    Without it a status processed while its message is being inserted by another worker
+    is seen by neither transaction (each misses the other's uncommitted row) and is lost
+    (found by tests/reliability/test_shuffled_duplicates.py). SQLite serialises writers.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(org.id, func.hashtext(wamid))))
+
+
+def _lock_and_check(org: Organization, wamid: str) -> bool:
+    """``lock_wamid``, and whether the message is stored already, in one round trip (the
+    message path is hot)."""
+    exists = select(Message.id).where(Message.organization_id == org.id,
+                                      Message.wamid == wamid).scalar_subquery()
+    if db.session.get_bind().dialect.name != "postgresql":
+        return db.session.scalar(select(exists)) is not None
+    locked = select(func.pg_advisory_xact_lock(org.id, func.hashtext(wamid)), exists)
+    return db.session.execute(locked).one()[1] is not None
 
 
 def _moves_forward(current: str, new: str) -> bool:
@@ -347,6 +382,7 @@ def apply_status(org: Organization, update: StatusUpdate) -> Message | None:
     """Record a status and move its message forward; the message may not exist yet."""
     errors = [asdict(e) for e in update.errors] or None
     when = update.timestamp or utcnow()
+    lock_wamid(org, update.wamid)
     stmt = (
         dialect_insert(MessageStatusEvent)
         .values(organization_id=org.id, wamid=update.wamid, status=update.status[:16],

@@ -10,20 +10,9 @@
   var lostDialog = document.getElementById("lost-dialog");
   var pending = null; // {card, from, fromIndex, to}
 
-  function urlFor(template, id) { return template.replace(/\/0(\/|$)/, "/" + id + "$1"); }
-
-  function post(url, data) {
-    var body = new URLSearchParams();
-    Object.keys(data).forEach(function (k) { if (data[k] != null) { body.append(k, data[k]); } });
-    return fetch(url, {
-      method: "POST", credentials: "same-origin", body: body,
-      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
-    }).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (json) {
-        return { ok: resp.ok, status: resp.status, json: json };
-      });
-    });
-  }
+  // panel.js (loaded first) owns the request helpers the board and the inbox share.
+  var urlFor = window.WhaTrackPanel.urlFor;
+  function post(url, data) { return window.WhaTrackPanel.post(url, data, csrf); }
 
   function column(stageId) { return board.querySelector('.kcol-cards[data-stage-id="' + stageId + '"]'); }
 

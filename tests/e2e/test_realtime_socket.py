@@ -33,8 +33,12 @@ def _connect(live_server, cookie: str | None, origin: str | None = None):
                                            headers=headers)
 
 
-def _until(ws, frame_type: str, seconds: float = 10) -> dict | None:
-    """The first frame of ``frame_type`` within ``seconds`` (a loaded CI box is slow)."""
+def _until(ws, frame_type: str, seconds: float = 30) -> dict | None:
+    """The first frame of ``frame_type`` within ``seconds``.
+
+    Generous: in full runs the first frame has sometimes taken over 10 s to arrive (cause
+    not pinned down yet); these tests check what arrives, not how fast.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

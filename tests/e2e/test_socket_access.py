@@ -43,7 +43,7 @@ def _socket(live_server, http: requests.Session):
     cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
     ws = simple_websocket.Client.connect(live_server.url.replace("http", "ws") + "/ws",
                                          headers={"Cookie": cookie})
-    assert _next_frame(ws, 10)["type"] == "hello"
+    assert _next_frame(ws, 30)["type"] == "hello"
     return ws
 
 

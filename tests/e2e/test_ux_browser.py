@@ -231,6 +231,9 @@ def test_a_sale_says_its_value_and_can_be_undone(live_server, new_page, demo, db
     drawer.locator("[data-close-drawer]").click()
     won = page.locator(".kcard").filter(has_text="Ana Beatriz Souza")
     won.locator("[data-panel-link]").click()
+    # The drawer swaps its content when the new panel arrives: wait for it, not the old one.
+    expect(drawer.locator(".tpanel-another-sale")).to_have_count(1)
+    expect(drawer).to_contain_text("Ana Beatriz Souza")
     ask = drawer.locator(".tpanel-another-sale")
     expect(ask.locator("summary")).to_have_text(
         "Este ticket está encerrado. Registrar outra venda?")

@@ -193,6 +193,10 @@ def test_screenshots_desktop_and_phone_two_screens_without_overflow(
     expect(phone.locator("#inbox-thread")).to_contain_text("Oi, quero marcar")
     expect(phone.locator("#inbox-list")).to_be_hidden()
     expect(phone.locator("#inbox-back")).to_be_visible()
+    composer = phone.locator("#inbox-composer textarea").first
+    expect(composer).to_be_visible()
+    box = composer.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844, box  # no scrolling to answer
     phone.screenshot(path=ARTIFACTS / "inbox_390_thread.png")
     _assert_no_horizontal_overflow(phone)
 

@@ -45,3 +45,20 @@ def reencrypt_token(cipher: str) -> str | None:
         return MultiFernet(keys).rotate(cipher.encode()).decode()
     except InvalidToken as exc:
         raise TokenDecryptError("token cannot be decrypted with TOKEN_ENCRYPTION_KEYS") from exc
+
+
+def encrypted_attribute(column: str) -> property:
+    """The plain-text view of an encrypted column: Fernet at rest, empty stays None.
+
+    Models holding a secret (a token, a PIN) expose it through this one accessor instead of
+    each writing the same getter and setter.
+    """
+
+    def read(row: object) -> str | None:
+        cipher = getattr(row, column)
+        return decrypt_token(cipher) if cipher else None
+
+    def write(row: object, value: str | None) -> None:
+        setattr(row, column, encrypt_token(value) if value else None)
+
+    return property(read, write)

@@ -18,6 +18,7 @@ import pytest
 import requests
 import simple_websocket
 
+from tests.e2e.test_realtime_socket import _frames as frames
 from tests.fixtures_app import PASSWORD, bearer
 from tests.fixtures_whatsapp import profile, text_message, webhook_body
 from tests.reliability.helpers import (
@@ -66,18 +67,6 @@ def session_cookie(url: str, email: str) -> str:
                          data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-
-
-def frames(ws, seconds: float) -> list[dict]:
-    received, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            raw = ws.receive(timeout=0.2)
-        except simple_websocket.ConnectionClosed:
-            break
-        if raw:
-            received.append(json.loads(raw))
-    return received
 
 
 def test_webhooks_are_stored_while_redis_is_down_and_processed_when_it_returns(

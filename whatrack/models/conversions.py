@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from whatrack.crypto import decrypt_token, encrypt_token
+from whatrack.crypto import encrypted_attribute
 from whatrack.extensions import db
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, utcnow
 
@@ -69,13 +69,7 @@ class MetaConnection(TenantMixin, TimestampMixin, db.Model):
     stage_events: Mapped[dict[str, str] | None] = mapped_column(JSON)
     test_event_code: Mapped[str | None] = mapped_column(String(64))
 
-    @property
-    def token(self) -> str | None:
-        return decrypt_token(self.token_encrypted) if self.token_encrypted else None
-
-    @token.setter
-    def token(self, value: str | None) -> None:
-        self.token_encrypted = encrypt_token(value) if value else None
+    token = encrypted_attribute("token_encrypted")
 
     @property
     def connected(self) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from whatrack.crypto import decrypt_token, encrypt_token
+from whatrack.crypto import encrypted_attribute
 from whatrack.extensions import db
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
 
@@ -69,13 +69,7 @@ class WhatsAppAccount(TenantMixin, TimestampMixin, db.Model):
     def needs_reconnect(self) -> bool:
         return self.token_invalid_at is not None
 
-    @property
-    def token(self) -> str | None:
-        return decrypt_token(self.token_encrypted) if self.token_encrypted else None
-
-    @token.setter
-    def token(self, value: str | None) -> None:
-        self.token_encrypted = encrypt_token(value) if value else None
+    token = encrypted_attribute("token_encrypted")
 
     def __repr__(self) -> str:  # never the token
         return f"<WhatsAppAccount {self.phone_number_id}>"

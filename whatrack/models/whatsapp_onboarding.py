@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from whatrack.crypto import decrypt_token, encrypt_token
+from whatrack.crypto import encrypted_attribute
 from whatrack.extensions import db
 from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
 
@@ -52,21 +52,9 @@ class WhatsAppOnboarding(TenantMixin, TimestampMixin, db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    @property
-    def token(self) -> str | None:
-        return decrypt_token(self.token_encrypted) if self.token_encrypted else None
+    token = encrypted_attribute("token_encrypted")
 
-    @token.setter
-    def token(self, value: str | None) -> None:
-        self.token_encrypted = encrypt_token(value) if value else None
-
-    @property
-    def pin(self) -> str | None:
-        return decrypt_token(self.pin_encrypted) if self.pin_encrypted else None
-
-    @pin.setter
-    def pin(self, value: str | None) -> None:
-        self.pin_encrypted = encrypt_token(value) if value else None
+    pin = encrypted_attribute("pin_encrypted")
 
     def step_done(self, name: str) -> bool:
         return (self.steps or {}).get(name, {}).get("state") == "done"

@@ -137,7 +137,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     # Local for the same reason as in create_app: these modules import this package.
-    from whatrack import after_commit, tenancy
+    from whatrack import after_commit, tenancy, transaction_memo
     from whatrack.catalogs import ensure_compiled
     from whatrack.db_pool import install_idle_ping
     from whatrack.extensions import babel, csrf, db, login_manager, migrate, oauth, sock
@@ -159,7 +159,7 @@ def _init_extensions(app: Flask) -> None:
     ensure_compiled(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     i18n_init_app(app)
-    _install_session_hooks(FlaskSession, after_commit, tenancy)
+    _install_session_hooks(FlaskSession, after_commit, tenancy, transaction_memo)
     realtime_init_app(app)
     metrics_init_app(app)
     dramatiq_init_app(app)
@@ -195,11 +195,12 @@ def _migrations_dir(app: Flask) -> Path:
 _hooks_installed = False
 
 
-def _install_session_hooks(session_class, after_commit, tenancy) -> None:
+def _install_session_hooks(session_class, after_commit, tenancy, transaction_memo) -> None:
     # Listeners live on the Session class, so they must be installed once per process
     # even when create_app() runs many times (tests).
     global _hooks_installed
     if not _hooks_installed:
         after_commit.install(session_class)
         tenancy.install(session_class)
+        transaction_memo.install(session_class)
         _hooks_installed = True

@@ -163,8 +163,44 @@ def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
 
     first = process(say("wamid.COUNT.1", "Oi"))
     again = process(say("wamid.COUNT.2", "Tudo bem?"))
-    # Event lock, routing, organization, contact upsert, duplicate check, open ticket, entry
-    # stage, ticket insert, message insert, ticket touch, early statuses, copilot review due
-    # (one upsert), route, event update.
-    assert len(first) == 14, first
-    assert len(again) == 12, again  # the open ticket is found: no stage lookup, no insert
+    # Event lock, conversation lock, routing, organization, contact upsert, duplicate check,
+    # open ticket, entry stage, ticket insert (touched by its first message), message insert,
+    # copilot review due (one upsert), route, event update. An inbound message has no early
+    # statuses.
+    assert len(first) == 13, first
+    # The open ticket is found: no stage lookup, no insert, but the ticket's touch.
+    assert len(again) == 12, again
+
+
+def test_a_batch_shares_its_lookups_and_its_commit(whatsapp_org, db):
+    """A hand-off's deliveries are applied in one transaction: the event lock, routing,
+    organization and entry stage are read once for the batch, not once per delivery."""
+    from sqlalchemy import event as sa_event
+
+    from tests.fixtures_whatsapp import profile, text_message, webhook_body
+    from whatrack.models import Message, WebhookEvent
+    from whatrack.services.webhooks.store import store_webhook
+    from whatrack.tasks.webhooks import process_webhook_events
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement.split(None, 1)[0])
+
+    bodies = [webhook_body(contacts=[profile(f"55119888{n:05d}", f"Cliente {n}")],
+                           messages=[text_message(f"55119888{n:05d}", f"wamid.BATCH.{n}",
+                                                  1_760_000_000 + n, "Oi")])
+              for n in range(10)]
+    ids = [store_webhook(db.engine, json.dumps(body).encode()) for body in bodies]
+    sa_event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        process_webhook_events.fn(ids)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", count)
+    db.session.remove()
+    assert {db.session.get(WebhookEvent, i).state for i in ids} == {"processed"}
+    assert len(_all(db, Message)) == 10
+    # 5 for the batch (event lock, conversation locks, routing, organization, entry stage)
+    # + 8 per delivery (contact, duplicate check, open ticket, ticket, message, copilot
+    # review, route, event).
+    assert len(statements) == 5 + 8 * 10, statements

@@ -108,11 +108,18 @@ def store_all(app, bodies: list[bytes]) -> list[int]:
 
 
 def process_all(app, event_ids: list[int], threads: int) -> int:
-    """Process every stored delivery on ``threads`` threads, retrying a failed one as the
-    queue would (a deadlock between two deliveries is retried, never lost). Retries made."""
-    from whatrack.tasks.webhooks import process_webhook_event
+    """Process every stored delivery on ``threads`` threads in hand-offs of 1 to 20 ids (the
+    intake's batches, applied together), then retry what is left as the queue would (a
+    deadlock between two batches is retried, never lost). Retries made."""
+    from whatrack.tasks.webhooks import process_webhook_event, process_webhook_events
 
-    todo = list(event_ids)
+    chunks: list[list[int]] = []
+    rng = random.Random(SEED)
+    position = 0
+    while position < len(event_ids):
+        size = rng.randint(1, 20)
+        chunks.append(event_ids[position:position + size])
+        position += size
     lock = threading.Lock()
     retries = [0]
     errors: list[BaseException] = []
@@ -121,18 +128,15 @@ def process_all(app, event_ids: list[int], threads: int) -> int:
         with app.app_context():
             while True:
                 with lock:
-                    if not todo:
+                    if not chunks:
                         return
-                    event_id = todo.pop(0)
-                for attempt in range(5):
-                    try:
-                        process_webhook_event.fn(event_id)
-                        break
-                    except Exception as exc:  # the actor raises what Dramatiq would retry
-                        with lock:
-                            retries[0] += 1
-                        if attempt == 4:
-                            errors.append(exc)
+                    chunk = chunks.pop(0)
+                try:
+                    # A delivery failing alone is re-sent to the queue with a delay; this
+                    # test retries it below instead.
+                    process_webhook_events.fn(chunk)
+                except Exception as exc:
+                    errors.append(exc)
 
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for w in workers:
@@ -140,7 +144,30 @@ def process_all(app, event_ids: list[int], threads: int) -> int:
     for w in workers:
         w.join()
     assert not errors, errors
+    for event_id in waiting(app, event_ids):
+        retries[0] += 1
+        for attempt in range(5):
+            try:
+                process_webhook_event.fn(event_id)
+                break
+            except Exception as exc:  # the actor raises what Dramatiq would retry
+                if attempt == 4:
+                    errors.append(exc)
+    assert not errors, errors
     return retries[0]
+
+
+def waiting(app, event_ids: list[int]) -> list[int]:
+    from whatrack.extensions import db
+    from whatrack.models import WebhookEvent
+    from whatrack.tenancy import unscoped
+
+    with app.app_context(), unscoped():
+        stmt = select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids),
+                                             WebhookEvent.state == "received")
+        found = list(db.session.scalars(stmt.order_by(WebhookEvent.id)))
+        db.session.remove()
+        return found
 
 
 def org_state(app, org_id: int) -> dict[str, Any]:
@@ -210,6 +237,9 @@ def test_shuffled_duplicated_deliveries_end_as_in_order_single_delivery(
         assert reference[part] == shuffled[part], (part, differing[:5],
                                                    [(reference[part][k], shuffled[part].get(k))
                                                     for k in differing[:3]])
+    # Conversations are locked in one order before any row (lock_conversations): batches
+    # sharing customers wait for each other instead of deadlocking.
+    assert retries == 0
     print(f"\n{NOTIFICATIONS} notifications: in order {in_order_seconds:.1f} s, "
           f"{len(bodies)} shuffled deliveries on {THREADS} threads {shuffled_seconds:.1f} s, "
           f"{retries} retries")

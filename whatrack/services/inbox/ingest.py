@@ -147,7 +147,7 @@ def _latest_ticket(contact: Contact) -> Ticket | None:
 
 
 def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
-                item: InboundMessage) -> Ticket:
+                item: InboundMessage, when: datetime) -> Ticket:
     ticket = Ticket(
         organization_id=org.id,
         contact_id=contact.id,
@@ -157,8 +157,11 @@ def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
         imported=item.is_history,
         # A past conversation is filed closed: the customer's next live message is a new ticket.
         closed_at=utcnow() if item.is_history else None,
+        unread_count=0,
     )
     # Its lead source comes from touches (attribution.record_touch), whatever message opens it.
+    # Its first message is touched into the INSERT: one statement less on the hot path.
+    _touch_ticket(ticket, item, when)
     db.session.add(ticket)
     db.session.flush()
     log.info("ticket %s opened (source %s)", ticket.id, ticket.lead_source)
@@ -166,14 +169,14 @@ def _new_ticket(org: Organization, account: WhatsAppAccount, contact: Contact,
 
 
 def _ticket_for(org: Organization, account: WhatsAppAccount, contact: Contact,
-                item: InboundMessage) -> tuple[Ticket, bool]:
+                item: InboundMessage, when: datetime) -> tuple[Ticket, bool]:
     if item.is_history:
         ticket = _open_ticket(org, account, contact) or _latest_ticket(contact)
     else:
-        ticket = _ticket_at(account, contact, item.timestamp or utcnow())
+        ticket = _ticket_at(account, contact, when)
     if ticket is not None:
         return ticket, False
-    return _new_ticket(org, account, contact, item), True
+    return _new_ticket(org, account, contact, item, when), True
 
 
 def _error_json(errors: tuple[ReportedError, ...]) -> dict[str, Any] | None:
@@ -187,7 +190,7 @@ def _error_json(errors: tuple[ReportedError, ...]) -> dict[str, Any] | None:
 
 
 def _message_values(org: Organization, account: WhatsAppAccount, contact: Contact,
-                    ticket: Ticket, item: InboundMessage) -> dict[str, Any]:
+                    ticket: Ticket, item: InboundMessage, when: datetime) -> dict[str, Any]:
     media = item.media
     return {
         "organization_id": org.id,
@@ -204,7 +207,7 @@ def _message_values(org: Organization, account: WhatsAppAccount, contact: Contac
         "status": "read" if item.is_history else ("sent" if item.direction == "outbound"
                                                    else "delivered"),
         "error": _error_json(item.errors),
-        "timestamp": item.timestamp or utcnow(),
+        "timestamp": when,
         "context_wamid": item.context.replied_to_wamid if item.context else None,
         "forwarded": bool(item.context and item.context.forwarded),
         "referral": item.referral.raw if item.referral else None,
@@ -307,12 +310,15 @@ def receive_message(org: Organization, account: WhatsAppAccount,
     # Checked under the contact lock, so a duplicate never opens a stray ticket.
     if _lock_and_check(org, item.wamid):
         return None
-    ticket, created = _ticket_for(org, account, contact, item)
-    message = _insert_message(_message_values(org, account, contact, ticket, item))
+    when = item.timestamp or utcnow()
+    ticket, created = _ticket_for(org, account, contact, item, when)
+    message = _insert_message(_message_values(org, account, contact, ticket, item, when))
     if message is None:
         return None
-    _touch_ticket(ticket, item, message.timestamp)
-    _apply_pending_statuses(org, message)
+    if not created:
+        _touch_ticket(ticket, item, message.timestamp)
+    if message.direction == "outbound":  # Meta reports statuses of what was sent only
+        _apply_pending_statuses(org, message)
     attribution.record_touch(org, ticket, message, item)
     db.session.flush()
     log.info("message %s stored on ticket %s from %s", message.id, ticket.id,

@@ -9,6 +9,7 @@ from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
 from whatrack.models import Organization, Stage, Ticket, utcnow
 from whatrack.models.tickets import DEFAULT_STAGES, STAGE_KINDS
+from whatrack.transaction_memo import remembered
 
 
 def create_default_stages(org: Organization) -> list[Stage]:
@@ -33,6 +34,10 @@ def active_stages(org: Organization) -> list[Stage]:
 
 def entry_stage(org: Organization) -> Stage:
     """Where new tickets start: the first open stage (defaults are created if missing)."""
+    return remembered(("entry_stage", org.id), lambda: _entry_stage(org))
+
+
+def _entry_stage(org: Organization) -> Stage:
     stages = active_stages(org) or create_default_stages(org)
     return next((s for s in stages if s.kind == "open"), stages[0])
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import ARRAY, String, case, func, literal, select
 
 from whatrack import queue
 from whatrack.errors import NotFound
@@ -32,7 +32,9 @@ from whatrack.services.whatsapp.accounts import (
     accounts_by_waba_id,
     apply_account_update,
 )
+from whatrack.services.whatsapp.phones import canonical_wa_id, digits
 from whatrack.tenancy import bind_org
+from whatrack.transaction_memo import remembered
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,60 @@ def lock_event(event_id: int) -> WebhookEvent | None:
     """The event if no other worker holds it; SKIP LOCKED lets racing workers move on."""
     stmt = select(WebhookEvent).where(WebhookEvent.id == event_id)
     return db.session.scalars(stmt.with_for_update(skip_locked=True)).first()
+
+
+def lock_events(event_ids: list[int]) -> list[WebhookEvent]:
+    """The deliveries among ``event_ids`` still waiting and held by no other worker, in
+    arrival order (``lock_event`` for a batch, one round trip)."""
+    stmt = (select(WebhookEvent)
+            .where(WebhookEvent.id.in_(event_ids), WebhookEvent.state == "received")
+            .order_by(WebhookEvent.id)
+            .with_for_update(skip_locked=True))
+    return list(db.session.scalars(stmt))
+
+
+def _parsed(event: WebhookEvent) -> ParsedWebhook:
+    # A batch parses each body twice otherwise: once to lock its conversations up front.
+    return remembered(("parsed", event.id), lambda: parse_bytes(event.body))
+
+
+def _conversation_keys(parsed: ParsedWebhook) -> set[str]:
+    keys = set()
+    for item in parsed.messages:
+        customer = canonical_wa_id(digits(item.customer_wa_id)) or item.bsuid
+        keys.add(f"{item.phone_number_id}:{customer}")
+    for status in parsed.statuses:
+        keys.add(f"{status.phone_number_id}:{canonical_wa_id(digits(status.recipient_wa_id))}")
+    return keys
+
+
+def lock_conversations(events: list[WebhookEvent]) -> None:
+    """Take the lock of every conversation ``events`` write to, in one fixed order, before
+    any of their rows: two workers whose deliveries share customers then queue behind each
+    other instead of deadlocking (each would hold one contact and wait for the other's).
+
+    A batch locks all its conversations at once; the deliveries applied after that find
+    their locks held and send nothing. SQLite serialises writers and needs none.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    keys: set[str] = set()
+    for event in events:
+        if event.source == "stripe":
+            continue
+        try:
+            keys |= _conversation_keys(_parsed(event))
+        except MalformedPayload:
+            continue  # recorded as failed when processed; it writes no conversation
+    held: set[str] = remembered("conversation_locks", set)
+    todo = sorted(keys - held)
+    if todo:
+        # unnest yields the keys in array order, so they are locked in sorted order.
+        keys_table = (func.unnest(literal(todo, ARRAY(String))).table_valued("key")
+                      .render_derived(name="conversation_keys"))
+        db.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(keys_table.c.key, 0))))
+        held.update(todo)
 
 
 @dataclass
@@ -103,11 +159,11 @@ def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount
             outcome.orgs.add(account.organization_id)
             outcome.per_org[account.organization_id].others += 1
             if isinstance(other, ContactBookChange):
-                org = db.session.get(Organization, account.organization_id)
+                org = _organization(account.organization_id)
                 with bind_org(org):
                     inbox.apply_contact_book_change(org, other)
             elif _field(other) == "automatic_events":
-                org = db.session.get(Organization, account.organization_id)
+                org = _organization(account.organization_id)
                 with bind_org(org):
                     meta_events.receive_automatic_events(org, other)
                     db.session.flush()
@@ -124,6 +180,12 @@ def _only(routes: dict[str, WhatsAppAccount], org_id: int | None) -> dict[str, W
     if org_id is None:
         return routes
     return {key: account for key, account in routes.items() if account.organization_id == org_id}
+def _organization(org_id: int) -> Organization:
+    # Remembered for a batch: the session's identity map is weak, so the organization of
+    # the previous delivery is often gone and ``get`` would query it again.
+    return remembered(("organization", org_id), lambda: db.session.get(Organization, org_id))
+
+
 def _field(other: object) -> str | None:
     return getattr(other, "field", None)
 
@@ -179,19 +241,20 @@ def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcom
         return _process_for_org(event, only_org_id)
     outcome = Outcome()
     try:
-        parsed = parse_bytes(event.body)
+        parsed = _parsed(event)
     except MalformedPayload as exc:
         event.attempts += 1
         event.state, event.processed_at = "failed", utcnow()
         event.error = f"malformed: {exc.reason}"
         log.warning("webhook %s is malformed: %s", event.id, exc.reason)
         return outcome
+    lock_conversations([event])
     # One routing query for every number in the delivery, messages and others alike.
     phone_routes = accounts_by_phone_number_id(parsed.phone_number_ids())
     accounts, groups = _group_by_account(parsed, phone_routes, outcome)
     for account_id, items in groups.items():
         account = accounts[account_id]
-        org = db.session.get(Organization, account.organization_id)
+        org = _organization(account.organization_id)
         with bind_org(org):
             _process_group(org, account, items, outcome)
             db.session.flush()  # while bound, so the tenancy flush check sees this org
@@ -213,7 +276,7 @@ def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
     all_routes = accounts_by_phone_number_id(parsed.phone_number_ids())
     phone_routes = _only(all_routes, org_id)
     accounts, groups = _group_by_account(parsed, phone_routes, outcome)
-    org = db.session.get(Organization, org_id)
+    org = _organization(org_id)
     with bind_org(org):
         for account_id, items in groups.items():
             _process_group(org, accounts[account_id], items, outcome)

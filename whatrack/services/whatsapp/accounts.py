@@ -14,6 +14,7 @@ from whatrack.models import Organization, WebhookEvent, WebhookEventRoute, Whats
 from whatrack.models.base import dialect_insert
 from whatrack.services.whatsapp.phones import digits
 from whatrack.tenancy import bind_org, unscoped
+from whatrack.transaction_memo import remembered
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,11 @@ def accounts_by_phone_number_id(phone_number_ids: set[str]) -> dict[str, WhatsAp
     """Routing table for one delivery; runs before any tenant is known."""
     if not phone_number_ids:
         return {}
+    return remembered(("phone_routes", frozenset(phone_number_ids)),
+                      lambda: _accounts_by_phone_number_id(phone_number_ids))
+
+
+def _accounts_by_phone_number_id(phone_number_ids: set[str]) -> dict[str, WhatsAppAccount]:
     with unscoped():
         rows = db.session.scalars(
             select(WhatsAppAccount).where(WhatsAppAccount.phone_number_id.in_(phone_number_ids))

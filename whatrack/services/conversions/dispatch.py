@@ -231,6 +231,7 @@ class _Sender:
         self.app_secret = cfg.get("META_APP_SECRET")
         self.retry_base = float(cfg.get("META_CAPI_RETRY_BASE", 2.0))
         self.concurrency = int(cfg.get("META_CAPI_CONCURRENCY", 8))
+        self.rank = posting.batch_rank()
         self.request = capi.redacted_request(
             f"/{cfg['META_GRAPH_VERSION']}/{conn.dataset_id}/events", 0, conn.test_event_code)
 
@@ -268,8 +269,8 @@ class _Sender:
     def _submit(self, request: _Request) -> Future[posting.Answer]:
         body = capi.request_body([e.payload for e in request.events], self.conn.test_event_code)
         self.result.requests += 1
-        return posting.submit(self.concurrency, self.client, self.conn.dataset_id, body,
-                              self.app_secret)
+        return posting.submit(self.concurrency, self.rank, self.client, self.conn.dataset_id,
+                              body, self.app_secret)
 
     def _settle(self, request: _Request, answer: posting.Answer) -> list[_Request]:
         """Note one answer; return the requests it calls for (parts, an in-place retry)."""

@@ -80,6 +80,11 @@ BACKOFF_CAP_SECONDS = 3600.0
 BODY_LIMIT = 4000
 _random = secrets.SystemRandom()
 _LAPTOP_LOCK = threading.Lock()
+# Reading and building a batch is Python work, and the threads of a process share one
+# interpreter lock: 8 batches built at once all became ready ~0.5 s later, together, with
+# nothing sent meanwhile. One at a time, the first goes out after ~1/8 of that and the
+# others are built while it is being sent (the pool serves the oldest batch first).
+_BUILD_LOCK = threading.Lock()
 
 
 class _TokenRefused(Exception):
@@ -411,9 +416,10 @@ def dispatch_due(org: Organization, limit: int = capi.MAX_BATCH) -> DispatchResu
         hold_pending_events(org, wait)
         return result
     now = utcnow()
-    events = _lock_due(org, min(limit, capi.MAX_BATCH), now)
-    result.locked = len(events)
-    ready = _prepare(events, now, result)
+    with _BUILD_LOCK:
+        events = _lock_due(org, min(limit, capi.MAX_BATCH), now)
+        result.locked = len(events)
+        ready = _prepare(events, now, result)
     if ready:
         try:
             _Sender(org, conn, result).send(ready)

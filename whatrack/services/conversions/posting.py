@@ -28,7 +28,7 @@ from whatrack.integrations.meta.errors import MetaError
 from whatrack.integrations.meta.graph import GraphClient
 from whatrack.models import utcnow
 
-_pool: _OldestFirstPool | None = None
+_pool: OldestFirstPool | None = None
 _pool_lock = threading.Lock()
 _batches = itertools.count()  # ranks batches in the order they were locked
 
@@ -53,7 +53,7 @@ def _post(client: GraphClient, dataset_id: str, body: bytes, app_secret: str | N
     return Answer(started, int((time.monotonic() - clock) * 1000), response=response)
 
 
-class _OldestFirstPool:
+class OldestFirstPool:
     """A fixed set of threads that take the request of the oldest batch first.
 
     First in, first out, every batch being split advanced a round at a time and they all
@@ -98,5 +98,5 @@ def submit(size: int, rank: int, client: GraphClient, dataset_id: str, body: byt
     global _pool  # one pool per process, created on first use (after the fork)
     with _pool_lock:
         if _pool is None:
-            _pool = _OldestFirstPool(max(1, size))
+            _pool = OldestFirstPool(max(1, size))
     return _pool.submit(rank, partial(_post, client, dataset_id, body, app_secret))

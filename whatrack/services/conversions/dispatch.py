@@ -76,6 +76,10 @@ MAX_FAILURES = 27
 # event's persisted schedule takes over.
 IN_PLACE_RETRIES = 2
 IN_PLACE_CAP_SECONDS = 0.5
+# Settled events and attempt rows are written while the batch's other requests are still
+# out, once this many have piled up, instead of all after the last answer.
+WRITE_AHEAD_EVENTS = 200
+WRITE_AHEAD_ATTEMPTS = 1000
 BACKOFF_CAP_SECONDS = 3600.0
 BODY_LIMIT = 4000
 _random = secrets.SystemRandom()
@@ -242,6 +246,7 @@ class _Sender:
         self.rank = posting.batch_rank()
         self.request = capi.redacted_request(
             f"/{cfg['META_GRAPH_VERSION']}/{conn.dataset_id}/events", 0, conn.test_event_code)
+        self.settled: list[Outgoing] = []  # final for this batch, not written yet
 
     def send(self, events: list[Outgoing]) -> None:
         """Post ``events`` and what their answers lead to (parts, in-place retries)."""
@@ -268,11 +273,26 @@ class _Sender:
                         waiting.extend(self._settle(request, future.result()))
                     except _TokenRefused as exc:
                         refused = exc
+                if in_flight:
+                    self._write_ahead()
         finally:
             # Requests already out are Meta's now: never return while one is unanswered.
             wait(in_flight)
         if refused is not None:
             raise refused
+
+    def _write_ahead(self) -> None:
+        """Write what is settled while requests are out: the thread would only wait, and
+        the batch commits sooner after its last answer (same transaction: all or nothing)."""
+        if (len(self.settled) < WRITE_AHEAD_EVENTS
+                and len(self.result.attempts) < WRITE_AHEAD_ATTEMPTS):
+            return
+        write_outcomes(self.org, self.settled, self.conn.dataset_id)
+        for event in self.settled:
+            event.written = True
+        self.settled.clear()
+        insert_attempts(self.result.attempts)
+        self.result.attempts.clear()
 
     def _submit(self, request: _Request) -> Future[posting.Answer]:
         body = capi.request_body([e.payload for e in request.events], self.conn.test_event_code)
@@ -344,6 +364,7 @@ class _Sender:
             event.reason_code = "partial_ack" if partial else None
             event.events_received = response.events_received
         self.result.sent += len(events)
+        self.settled.extend(events)
 
     def _count_failure(self, events: list[Outgoing]) -> list[Outgoing]:
         """One more transient failure each; those at ``MAX_FAILURES`` give up. Returns the rest."""
@@ -353,6 +374,7 @@ class _Sender:
             if event.failures >= MAX_FAILURES:
                 event.status, event.reason_code, event.next_attempt_at = "failed", "gave_up", None
                 self.result.failed += 1
+                self.settled.append(event)
             else:
                 again.append(event)
         return again
@@ -368,12 +390,14 @@ class _Sender:
             event.reason_code = "retrying"
             event.next_attempt_at = now + timedelta(seconds=delay)
         self.result.retrying += len(events)
+        self.settled.extend(events)
 
     def _fail(self, events: list[Outgoing], exc: MetaPermanentError) -> None:
         code = _failure_code(exc)
         for event in events:
             event.status, event.reason_code, event.next_attempt_at = "failed", code, None
         self.result.failed += len(events)
+        self.settled.extend(events)
         log.warning("%d capi events refused by Meta (code %s/%s, fbtrace %s)", len(events),
                     exc.info.code, exc.info.subcode, exc.info.fbtrace_id)
 
@@ -430,7 +454,7 @@ def dispatch_due(org: Organization, limit: int = capi.MAX_BATCH) -> DispatchResu
             for event in ready:
                 if event.status == "pending" and event.last_attempt_at is None:
                     event.reason_code = "reconnect"
-    write_outcomes(org, events, conn.dataset_id)
+    write_outcomes(org, [e for e in events if not e.written], conn.dataset_id)
     insert_attempts(result.attempts)
     db.session.flush()
     return result

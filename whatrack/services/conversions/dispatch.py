@@ -72,10 +72,11 @@ log = logging.getLogger(__name__)
 # answering 5xx, about as long (~4-5 hours with the 2 s base and the 1 h cap) as the 16
 # single tries before in-place retries (decisions.md D50).
 MAX_FAILURES = 27
-# A 5xx is retried at once, up to twice, after at most half a second (D50); then the
-# event's persisted schedule takes over.
+# A 5xx is retried at once, up to twice, after 125-250 ms (D50: the first step of the
+# usual client retry schedules, and the batch's other requests keep going meanwhile);
+# then the event's persisted schedule takes over.
 IN_PLACE_RETRIES = 2
-IN_PLACE_CAP_SECONDS = 0.5
+IN_PLACE_CAP_SECONDS = 0.25
 # Settled events and attempt rows are written while the batch's other requests are still
 # out, once this many have piled up, instead of all after the last answer.
 WRITE_AHEAD_EVENTS = 200

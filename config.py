@@ -52,6 +52,8 @@ class Config:
     # CAPI: read timeout of one batch request, and the first retry delay (doubling, 1 h cap).
     META_CAPI_TIMEOUT = float(_env("META_CAPI_TIMEOUT", "10"))
     META_CAPI_RETRY_BASE = float(_env("META_CAPI_RETRY_BASE", "2"))
+    # CAPI requests in flight at once per worker process (a split batch sends its parts together).
+    META_CAPI_CONCURRENCY = int(_env("META_CAPI_CONCURRENCY", "8"))
     # Read timeout (seconds) of every other outbound Graph API / Facebook Login call: a Meta
     # that accepts the connection and never answers must not hold a request thread forever.
     META_HTTP_TIMEOUT = float(_env("META_HTTP_TIMEOUT", "15"))

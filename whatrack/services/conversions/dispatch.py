@@ -6,8 +6,11 @@ workers never send the same event, and the caller commits once at the end.
 
 A refused batch is split into about sqrt(n) parts until the bad event stands alone (Meta
 refuses a whole request for one invalid event); only errors that concern the request
-itself (token, dataset, permissions) fail every event at once. Transient failures are
-retried with exponential backoff and jitter, capped at an hour, up to ``MAX_FAILURES``.
+itself (token, dataset, permissions) fail every event at once. The parts go out
+concurrently on a small shared pool (conversions_posting). A 5xx is retried in place after
+a short wait, up to ``IN_PLACE_RETRIES`` times; after that, and after a rate limit or a
+lost answer, the events wait for their persisted schedule: exponential backoff and
+jitter, capped at an hour, up to ``MAX_FAILURES`` failed tries.
 
 The rows travel as plain ``Outgoing`` records (simple keyed reads in, one set-based
 UPDATE and one COPY out, see conversions_writes) rather than ORM objects: a batch is 1,000
@@ -22,18 +25,20 @@ import secrets
 import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 
 from whatrack.extensions import db
 from whatrack.integrations.meta import capi
 from whatrack.integrations.meta.errors import (
-    MetaError,
     MetaErrorInfo,
+    MetaOutcomeUnknown,
     MetaPermanentError,
     MetaRateLimited,
     MetaTemporaryError,
@@ -50,6 +55,7 @@ from whatrack.models import (
     WhatsAppAccount,
     utcnow,
 )
+from whatrack.services.conversions import posting
 from whatrack.services.conversions.commands import (
     AUTOMATIC_EVENT_TRIGGER,
     SKIPPING_CODES,
@@ -62,24 +68,61 @@ from whatrack.services.conversions.writes import insert_attempts, write_outcomes
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES = 16  # ~6 hours of retries with the default 2 s base and the 1 h cap
+# Every failed request counts, in-place retries too: 9 rounds of 3 tries against a Meta
+# answering 5xx, about as long (~4-5 hours with the 2 s base and the 1 h cap) as the 16
+# single tries before in-place retries (decisions.md D50).
+MAX_FAILURES = 27
+# A 5xx is retried at once, up to twice, after 125-250 ms (D50: the first step of the
+# usual client retry schedules, and the batch's other requests keep going meanwhile);
+# then the event's persisted schedule takes over.
+IN_PLACE_RETRIES = 2
+IN_PLACE_CAP_SECONDS = 0.25
+# Settled events and attempt rows are written while the batch's other requests are still
+# out, once this many have piled up, instead of all after the last answer.
+WRITE_AHEAD_EVENTS = 200
+WRITE_AHEAD_ATTEMPTS = 1000
 BACKOFF_CAP_SECONDS = 3600.0
 BODY_LIMIT = 4000
 _random = secrets.SystemRandom()
 _LAPTOP_LOCK = threading.Lock()
+# Reading and building a batch is Python work, and the threads of a process share one
+# interpreter lock: 8 batches built at once all became ready ~0.5 s later, together, with
+# nothing sent meanwhile. One at a time, the first goes out after ~1/8 of that and the
+# others are built while it is being sent (the pool serves the oldest batch first).
+_BUILD_LOCK = threading.Lock()
 
 
 class _TokenRefused(Exception):
     """Meta answered 190: stop sending for this organization until it reconnects."""
 
 
-def backoff_seconds(failures: int, base: float, retry_after: float | None = None) -> float:
-    """Exponential with equal jitter: ``base`` doubling per failure, capped at one hour."""
+def backoff_seconds(failures: int, base: float, retry_after: float | None = None,
+                    jitter: float | None = None) -> float:
+    """Exponential with equal jitter: ``base`` doubling per failure, capped at one hour.
+
+    ``jitter`` (0 to 1) is the random share of the upper half; drawn here unless given.
+    """
     ceiling = min(BACKOFF_CAP_SECONDS, base * 2 ** max(failures - 1, 0))
-    delay = ceiling / 2 + _random.uniform(0, ceiling / 2)
+    share = _random.random() if jitter is None else jitter
+    delay = ceiling / 2 + share * ceiling / 2
     if retry_after:
         delay = max(delay, min(retry_after, BACKOFF_CAP_SECONDS))
     return delay
+
+
+def in_place_backoff(failures: int, base: float) -> float:
+    """The short wait before retrying a 5xx in place: the usual backoff, capped low."""
+    ceiling = min(IN_PLACE_CAP_SECONDS, base * 2 ** max(failures - 1, 0))
+    return ceiling / 2 + _random.uniform(0, ceiling / 2)
+
+
+def _retry_in_place(exc: MetaTemporaryError) -> bool:
+    """A 5xx or a connection that never reached Meta: worth one more try right away.
+
+    Not a rate limit (Meta asked us to slow down) and not a lost answer (a read timeout
+    has already held the batch for the whole timeout): those wait for their schedule.
+    """
+    return not isinstance(exc, MetaRateLimited | MetaOutcomeUnknown)
 
 
 def split_parts(events: list[Any]) -> list[list[Any]]:
@@ -94,26 +137,24 @@ def split_parts(events: list[Any]) -> list[list[Any]]:
 
 
 def _lock_due(org: Organization, limit: int, now: datetime) -> list[Outgoing]:
-    """Lock up to ``limit`` due rows (the index alone), then read what their payloads need."""
+    """Lock up to ``limit`` due rows and read them, then read what their payloads need."""
     event = MetaConversionEvent
-    due = (select(event.id)
-           .where(event.organization_id == org.id, event.status == "pending",
-                  event.next_attempt_at.is_not(None), event.next_attempt_at <= now)
-           .order_by(event.next_attempt_at, event.id)
-           .limit(limit)
-           .with_for_update(skip_locked=True))
-    ids = list(db.session.scalars(due))
-    if not ids:
-        return []
-    # One simple query per table, keyed by primary key: a join of five tables is at the
-    # mercy of the planner's estimates (fresh outbox rows have none: a nested loop over
-    # tickets took seconds per batch in the benchmark).
+    # The locking query returns the columns itself: a second read of the same 1,000 rows
+    # by id cost as much again (bench/capi.py).
     rows = db.session.execute(
         select(event.id, event.event_name, event.event_id, event.event_time, event.value,
                event.currency, event.attempts, event.failures, event.ticket_id, event.sale_id,
                event.trigger)
-        .where(event.organization_id == org.id, event.id.in_(ids))
-        .order_by(event.next_attempt_at, event.id)).all()
+        .where(event.organization_id == org.id, event.status == "pending",
+               event.next_attempt_at.is_not(None), event.next_attempt_at <= now)
+        .order_by(event.next_attempt_at, event.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)).all()
+    if not rows:
+        return []
+    # One simple query per table, keyed by primary key: a join of five tables is at the
+    # mercy of the planner's estimates (fresh outbox rows have none: a nested loop over
+    # tickets took seconds per batch in the benchmark).
     tickets = _by_id(Ticket, (r.ticket_id for r in rows), Ticket.ctwa_clid, Ticket.contact_id,
                      Ticket.whatsapp_account_id)
     phones = _by_id(Contact, (t.contact_id for t in tickets.values()), Contact.wa_id)
@@ -150,7 +191,12 @@ def _by_id(model: Any, ids: Any, *columns: Any) -> dict[int, Any]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    stmt = select(model.id, *columns).where(model.id.in_(wanted))
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One array parameter instead of 1,000 placeholders to render, adapt and parse.
+        match = model.id == any_(bindparam("ids", list(wanted), type_=ARRAY(Integer)))
+    else:
+        match = model.id.in_(wanted)
+    stmt = select(model.id, *columns).where(match)
     return {row.id: row for row in db.session.execute(stmt)}
 
 
@@ -172,8 +218,22 @@ def _prepare(events: list[Outgoing], now: datetime, result: DispatchResult) -> l
     return ready
 
 
+@dataclass
+class _Request:
+    """Events waiting to go in one request: a batch, a part of a refused one, or a retry."""
+
+    events: list[Outgoing]
+    not_before: float = 0.0  # time.monotonic() of an in-place retry's end of backoff
+    retries: int = 0  # in-place retries already made for these events in this dispatch
+
+
 class _Sender:
-    """Posts batches for one organization and notes each event's outcome."""
+    """Posts the requests of one batch for one organization and notes each event's outcome.
+
+    The requests go out concurrently on the shared pool (conversions_posting); the answers
+    are noted here, one at a time, in the thread that holds the rows' locks, so nothing
+    about the events needs a lock of its own.
+    """
 
     def __init__(self, org: Organization, conn: MetaConnection, result: DispatchResult) -> None:
         cfg = current_app.config
@@ -183,37 +243,95 @@ class _Sender:
                                   timeout=(min(3.05, timeout), timeout))
         self.app_secret = cfg.get("META_APP_SECRET")
         self.retry_base = float(cfg.get("META_CAPI_RETRY_BASE", 2.0))
+        self.concurrency = int(cfg.get("META_CAPI_CONCURRENCY", 8))
+        self.rank = posting.batch_rank()
         self.request = capi.redacted_request(
             f"/{cfg['META_GRAPH_VERSION']}/{conn.dataset_id}/events", 0, conn.test_event_code)
+        self.settled: list[Outgoing] = []  # final for this batch, not written yet
 
     def send(self, events: list[Outgoing]) -> None:
-        started, clock = utcnow(), time.monotonic()
-        body = capi.request_body([e.payload for e in events], self.conn.test_event_code)
-        self.result.requests += 1
+        """Post ``events`` and what their answers lead to (parts, in-place retries)."""
+        waiting = [_Request(events)]
+        in_flight: dict[Future[posting.Answer], _Request] = {}
+        refused: _TokenRefused | None = None
         try:
-            response = capi.post_events(self.client, self.conn.dataset_id, body, self.app_secret)
-        except MetaTokenError as exc:
-            self._attempted(events, "token", started, clock, exc)
+            while waiting or in_flight:
+                now = time.monotonic()
+                if refused is not None:
+                    waiting.clear()  # not sent: they stay pending, held until a reconnect
+                for request in [r for r in waiting if r.not_before <= now]:
+                    waiting.remove(request)
+                    in_flight[self._submit(request)] = request
+                wake = min((r.not_before for r in waiting), default=None)
+                if not in_flight:
+                    time.sleep(max(0.0, wake - now))  # only in-place retries are waiting
+                    continue
+                done, _ = wait(in_flight, timeout=None if wake is None else max(0.0, wake - now),
+                               return_when=FIRST_COMPLETED)
+                for future in done:
+                    request = in_flight.pop(future)
+                    try:
+                        waiting.extend(self._settle(request, future.result()))
+                    except _TokenRefused as exc:
+                        refused = exc
+                if in_flight:
+                    self._write_ahead()
+        finally:
+            # Requests already out are Meta's now: never return while one is unanswered.
+            wait(in_flight)
+        if refused is not None:
+            raise refused
+
+    def _write_ahead(self) -> None:
+        """Write what is settled while requests are out: the thread would only wait, and
+        the batch commits sooner after its last answer (same transaction: all or nothing)."""
+        if (len(self.settled) < WRITE_AHEAD_EVENTS
+                and len(self.result.attempts) < WRITE_AHEAD_ATTEMPTS):
+            return
+        write_outcomes(self.org, self.settled, self.conn.dataset_id)
+        for event in self.settled:
+            event.written = True
+        self.settled.clear()
+        insert_attempts(self.result.attempts)
+        self.result.attempts.clear()
+
+    def _submit(self, request: _Request) -> Future[posting.Answer]:
+        body = capi.request_body([e.payload for e in request.events], self.conn.test_event_code)
+        self.result.requests += 1
+        return posting.submit(self.concurrency, self.rank, self.client, self.conn.dataset_id,
+                              body, self.app_secret)
+
+    def _settle(self, request: _Request, answer: posting.Answer) -> list[_Request]:
+        """Note one answer; return the requests it calls for (parts, an in-place retry)."""
+        events, exc = request.events, answer.error
+        if exc is None:
+            self._attempted(events, "sent", answer)
+            self._sent(events, answer.response, answer.started)
+            return []
+        if isinstance(exc, MetaTokenError):
+            self._attempted(events, "token", answer)
             self._token_refused(events, exc)
             raise _TokenRefused from exc
-        except MetaTemporaryError as exc:
-            self._attempted(events, "retry", started, clock, exc)
-            self._retry_later(events, exc, started)
-        except MetaPermanentError as exc:
-            if len(events) > 1 and capi.is_event_level(exc):
-                self._attempted(events, "split", started, clock, exc)
-                for part in split_parts(events):
-                    self.send(part)
-            else:
-                self._attempted(events, "failed", started, clock, exc)
-                self._fail(events, exc)
-        else:
-            self._attempted(events, "sent", started, clock, None, response)
-            self._sent(events, response, started)
+        if isinstance(exc, MetaTemporaryError):
+            self._attempted(events, "retry", answer)
+            again = self._count_failure(events)
+            if again and _retry_in_place(exc) and request.retries < IN_PLACE_RETRIES:
+                delay = in_place_backoff(max(e.failures for e in again), self.retry_base)
+                return [_Request(again, time.monotonic() + delay, request.retries + 1)]
+            self._retry_later(again, exc, answer.started)
+            return []
+        if not isinstance(exc, MetaPermanentError):
+            raise exc
+        if len(events) > 1 and capi.is_event_level(exc):
+            self._attempted(events, "split", answer)
+            return [_Request(part) for part in split_parts(events)]
+        self._attempted(events, "failed", answer)
+        self._fail(events, exc)
+        return []
 
-    def _attempted(self, events: list[Outgoing], result: str, started: datetime, clock: float,
-                   error: MetaError | None, response: capi.Response | None = None) -> None:
+    def _attempted(self, events: list[Outgoing], result: str, answer: posting.Answer) -> None:
         """One attempt row per event carried by the request, and the event's latest answer."""
+        error, response, started = answer.error, answer.response, answer.started
         info = error.info if error else None
         body = response.body if response else _error_body(info)
         body = body[:BODY_LIMIT] if body else None
@@ -222,7 +340,7 @@ class _Sender:
         row = {
             "organization_id": self.org.id, "batch_key": uuid.uuid4().hex,
             "batch_size": len(events), "started_at": started,
-            "duration_ms": int((time.monotonic() - clock) * 1000), "result": result,
+            "duration_ms": answer.duration_ms, "result": result,
             "request": {**self.request, "batch_size": len(events)},
             "http_status": http_status, "response_body": body,
             "events_received": response.events_received if response else None,
@@ -247,26 +365,40 @@ class _Sender:
             event.reason_code = "partial_ack" if partial else None
             event.events_received = response.events_received
         self.result.sent += len(events)
+        self.settled.extend(events)
 
-    def _retry_later(self, events: list[Outgoing], exc: MetaTemporaryError,
-                     now: datetime) -> None:
-        retry_after = exc.retry_after if isinstance(exc, MetaRateLimited) else None
+    def _count_failure(self, events: list[Outgoing]) -> list[Outgoing]:
+        """One more transient failure each; those at ``MAX_FAILURES`` give up. Returns the rest."""
+        again = []
         for event in events:
             event.failures += 1
             if event.failures >= MAX_FAILURES:
                 event.status, event.reason_code, event.next_attempt_at = "failed", "gave_up", None
                 self.result.failed += 1
-                continue
-            delay = backoff_seconds(event.failures, self.retry_base, retry_after)
+                self.settled.append(event)
+            else:
+                again.append(event)
+        return again
+
+    def _retry_later(self, events: list[Outgoing], exc: MetaTemporaryError,
+                     now: datetime) -> None:
+        """Due again after a backoff; one jitter draw per request, so the request's events
+        come due together and go back as one request rather than one each."""
+        retry_after = exc.retry_after if isinstance(exc, MetaRateLimited) else None
+        jitter = _random.random()
+        for event in events:
+            delay = backoff_seconds(event.failures, self.retry_base, retry_after, jitter)
             event.reason_code = "retrying"
             event.next_attempt_at = now + timedelta(seconds=delay)
-            self.result.retrying += 1
+        self.result.retrying += len(events)
+        self.settled.extend(events)
 
     def _fail(self, events: list[Outgoing], exc: MetaPermanentError) -> None:
         code = _failure_code(exc)
         for event in events:
             event.status, event.reason_code, event.next_attempt_at = "failed", code, None
         self.result.failed += len(events)
+        self.settled.extend(events)
         log.warning("%d capi events refused by Meta (code %s/%s, fbtrace %s)", len(events),
                     exc.info.code, exc.info.subcode, exc.info.fbtrace_id)
 
@@ -309,9 +441,10 @@ def dispatch_due(org: Organization, limit: int = capi.MAX_BATCH) -> DispatchResu
         hold_pending_events(org, wait)
         return result
     now = utcnow()
-    events = _lock_due(org, min(limit, capi.MAX_BATCH), now)
-    result.locked = len(events)
-    ready = _prepare(events, now, result)
+    with _BUILD_LOCK:
+        events = _lock_due(org, min(limit, capi.MAX_BATCH), now)
+        result.locked = len(events)
+        ready = _prepare(events, now, result)
     if ready:
         try:
             _Sender(org, conn, result).send(ready)
@@ -322,7 +455,7 @@ def dispatch_due(org: Organization, limit: int = capi.MAX_BATCH) -> DispatchResu
             for event in ready:
                 if event.status == "pending" and event.last_attempt_at is None:
                     event.reason_code = "reconnect"
-    write_outcomes(org, events, conn.dataset_id)
+    write_outcomes(org, [e for e in events if not e.written], conn.dataset_id)
     insert_attempts(result.attempts)
     db.session.flush()
     return result

@@ -19,7 +19,7 @@ class DispatchResult:
     retrying: int = 0
     requests: int = 0
     held: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # rows not written yet
 
 
 @dataclass
@@ -42,3 +42,4 @@ class Outgoing:
     events_received: int | None = None
     fbtrace_id: str | None = None
     error: MetaErrorInfo | None = None
+    written: bool = False  # its final state is already in the transaction

@@ -87,11 +87,16 @@ def insert_attempts(rows: list[dict[str, Any]]) -> None:
         return
     raw = db.session.connection().connection.driver_connection  # same transaction
     table = MetaConversionAttempt.__table__.name
+    # The rows of one request share its ``request`` dict: encode it once, not per event.
+    encoded: dict[int, str] = {}
     with raw.cursor() as cursor, cursor.copy(
             f"COPY {table} ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[c]) if c == "request" else row[c]
-                            for c in _ATTEMPT_COLUMNS])
+            request = row["request"]
+            text = encoded.get(id(request))
+            if text is None:
+                text = encoded[id(request)] = json.dumps(request)
+            copy.write_row([text if c == "request" else row[c] for c in _ATTEMPT_COLUMNS])
 
 
 def _error_fields(event: Outgoing) -> dict[str, Any]:

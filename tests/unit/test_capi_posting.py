@@ -37,3 +37,20 @@ def test_an_exception_reaches_the_waiting_thread():
     future = pool.submit(1, broken)
     assert isinstance(future.exception(timeout=5), ValueError)
     assert pool.submit(1, lambda: "still serving").result(timeout=5) == "still serving"
+
+
+def test_a_forked_child_starts_its_own_pool():
+    """A child process inherits the pool object but not its threads: it must build its own."""
+    import os
+
+    from whatrack.services.conversions import posting
+
+    posting.submit(1, posting.batch_rank(), None, "1", b"{}", None).cancel()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report whether the inherited pool was forgotten
+        os.write(write, b"1" if posting._pool is None else b"0")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert posting._pool is not None  # the parent keeps its own

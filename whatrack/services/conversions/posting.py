@@ -14,6 +14,7 @@ the answer means for the events is decided by the caller, in its own thread.
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 import time
@@ -85,6 +86,15 @@ class OldestFirstPool:
                 future.set_result(task())
             except BaseException as exc:  # handed to the waiting thread, which re-raises
                 future.set_exception(exc)
+
+
+def _forget_pool_in_child() -> None:
+    # A forked child inherits the pool object but none of its threads: it would wait forever.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def batch_rank() -> int:

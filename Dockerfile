@@ -25,9 +25,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     WHATRACK_ENV=production \
     TRUSTED_PROXIES=1
-# Dramatiq's Redis consumer sleeps up to this many ms between polls of an idle queue; its
-# 1000 ms default was a large part of a quiet inbox's webhook-to-screen tail (bench/realtime.py).
-ENV dramatiq_worker_timeout=20
+# No dramatiq_worker_timeout override: an idle consumer waits on its queue's doorbell
+# (whatrack/tasks/doorbell.py) and wakes on the next enqueue, so Dramatiq's 1000 ms default
+# only bounds how long it blocks before handing over acks.
 WORKDIR /app
 
 RUN groupadd --system --gid 10001 whatrack \

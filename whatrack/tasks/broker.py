@@ -47,9 +47,9 @@ def build_broker() -> dramatiq.Broker:
     cfg = config_from_env()
     if cfg.REDIS_URL:
         # Not at the top: laptop mode (no REDIS_URL) never loads the Redis broker.
-        from dramatiq.brokers.redis import RedisBroker
+        from whatrack.tasks.doorbell import DoorbellRedisBroker
 
-        return RedisBroker(
+        return DoorbellRedisBroker(
             url=cfg.REDIS_URL,
             namespace=f"{cfg.REDIS_NAMESPACE}:dramatiq",
             middleware=_middleware(),

@@ -17,10 +17,13 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+BURST_GAP = 0.01  # seconds: ids closer than this (100/s and more) are a burst worth batching
 
 
 class BatchHandoff:
@@ -41,6 +44,7 @@ class BatchHandoff:
         self._pending = 0  # submitted and not yet handed to ``send`` (or given up on)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._last_send = 0.0
 
     def submit(self, item: int) -> None:
         if self._pid != os.getpid():
@@ -73,10 +77,14 @@ class BatchHandoff:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._buffer)
-                # Give a burst a few milliseconds to fill the batch: one queue message
-                # then carries many ids. The worker's delay is the linger, Meta's is none.
-                self._cond.wait_for(lambda: len(self._buffer) >= self._max_batch,
-                                    timeout=self._linger)
+                # In a burst (the previous send was moments ago), give it a few milliseconds
+                # to fill the batch: one queue message then carries many ids, applied in one
+                # transaction. After a quiet spell the id goes at once: an open inbox waits
+                # for the worker, and the worker for this send.
+                if time.monotonic() - self._last_send < BURST_GAP:
+                    self._cond.wait_for(lambda: len(self._buffer) >= self._max_batch,
+                                        timeout=self._linger)
+                self._last_send = time.monotonic()
                 batch = [self._buffer.popleft()
                          for _ in range(min(self._max_batch, len(self._buffer)))]
             try:

@@ -93,10 +93,8 @@ def _process_together(event_ids: list[int]) -> bool:
     try:
         with memo_scope():
             events = webhooks.lock_events(event_ids)
-            webhooks.lock_conversations(events)
             received = [event.received_at for event in events]
-            for event in events:
-                webhooks.process_event(event)
+            webhooks.process_events(events)
             db.session.commit()
     except Exception as exc:
         db.session.rollback()

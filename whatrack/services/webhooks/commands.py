@@ -117,6 +117,7 @@ class Counts:
 class Outcome(Counts):
     unroutable: set[str] = field(default_factory=set)
     orgs: set[int] = field(default_factory=set)
+    malformed: str | None = None  # why the body could not be read at all
     # Each organization's share: what its webhook view shows (never the others' entries).
     per_org: dict[int, Counts] = field(default_factory=lambda: defaultdict(Counts))
 
@@ -239,13 +240,34 @@ def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcom
         return Outcome()
     if only_org_id is not None:
         return _process_for_org(event, only_org_id)
+    outcome = _apply_event(event)
+    record_outcomes([(event, outcome)])
+    return outcome
+
+
+def process_events(events: list[WebhookEvent]) -> None:
+    """``process_event`` for a hand-off's deliveries, in one transaction (the caller's).
+
+    Their conversations are locked first, all in one order; their outcomes are written
+    together at the end: one statement for every route, one round trip for the events.
+    """
+    lock_conversations(events)
+    results = []
+    for event in events:
+        if event.source == "stripe":
+            process_event(event)
+        else:
+            results.append((event, _apply_event(event)))
+    record_outcomes(results)
+
+
+def _apply_event(event: WebhookEvent) -> Outcome:
+    """Apply every entry of ``event``; what it came to is written by ``record_outcomes``."""
     outcome = Outcome()
     try:
         parsed = _parsed(event)
     except MalformedPayload as exc:
-        event.attempts += 1
-        event.state, event.processed_at = "failed", utcnow()
-        event.error = f"malformed: {exc.reason}"
+        outcome.malformed = exc.reason
         log.warning("webhook %s is malformed: %s", event.id, exc.reason)
         return outcome
     lock_conversations([event])
@@ -260,14 +282,29 @@ def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcom
             db.session.flush()  # while bound, so the tenancy flush check sees this org
         outcome.orgs.add(org.id)
     _route_others(parsed, phone_routes, outcome)
-    _record_routes(event, outcome.orgs, outcome)
-    routed = outcome.messages or outcome.duplicates or outcome.statuses or outcome.orgs
-    event.attempts += 1
-    event.state = "unroutable" if outcome.unroutable and not routed else "processed"
-    event.processed_at, event.error, event.summary = utcnow(), None, outcome.summary()
     if outcome.unroutable:
         log.warning("webhook %s has unroutable numbers %s", event.id, sorted(outcome.unroutable))
     return outcome
+
+
+def record_outcomes(results: list[tuple[WebhookEvent, Outcome]]) -> None:
+    """What each delivery came to: its organizations' routes, then its own state.
+
+    The attempt is counted here, with the outcome: when applying raises, the rollback
+    drops everything and ``record_failure`` counts it instead.
+    """
+    _record_routes([(event.id, org_id, outcome.per_org[org_id].text())
+                    for event, outcome in results for org_id in sorted(outcome.orgs)])
+    now = utcnow()
+    for event, outcome in results:
+        event.attempts += 1
+        event.processed_at = now
+        if outcome.malformed is not None:
+            event.state, event.error = "failed", f"malformed: {outcome.malformed}"
+            continue
+        routed = outcome.messages or outcome.duplicates or outcome.statuses or outcome.orgs
+        event.state = "unroutable" if outcome.unroutable and not routed else "processed"
+        event.error, event.summary = None, outcome.summary()
 
 
 def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
@@ -282,7 +319,7 @@ def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
             _process_group(org, accounts[account_id], items, outcome)
         db.session.flush()
     _route_others(parsed, phone_routes, outcome, only_org_id=org_id)
-    _record_routes(event, {org_id}, outcome)
+    _record_routes([(event.id, org_id, outcome.per_org[org_id].text())])
     # A delivery parked as unroutable stops being so once every number in it has an owner
     # (this organization just attached the last one): the platform's list forgets it.
     if event.state == "unroutable" and set(all_routes) >= parsed.phone_number_ids():
@@ -290,15 +327,17 @@ def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
     return outcome
 
 
-def _record_routes(event: WebhookEvent, org_ids: set[int], outcome: Outcome) -> None:
-    for org_id in org_ids:
-        values = {"state": "processed", "summary": outcome.per_org[org_id].text(),
-                  "error": None}
-        with bind_org(org_id):
-            stmt = dialect_insert(WebhookEventRoute).values(
-                organization_id=org_id, webhook_event_id=event.id, **values)
-            db.session.execute(stmt.on_conflict_do_update(
-                index_elements=["webhook_event_id", "organization_id"], set_=values))
+def _record_routes(routes: list[tuple[int, int, str]]) -> None:
+    """(event id, organization id, summary) of processed entries, in one statement."""
+    if not routes:
+        return
+    stmt = dialect_insert(WebhookEventRoute).values([
+        {"webhook_event_id": event_id, "organization_id": org_id, "state": "processed",
+         "summary": summary, "error": None} for event_id, org_id, summary in routes])
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["webhook_event_id", "organization_id"],
+        set_={"state": stmt.excluded.state, "summary": stmt.excluded.summary,
+              "error": stmt.excluded.error}))
 
 
 def lock_org_route(org_id: int, event_id: int) -> WebhookEventRoute | None:

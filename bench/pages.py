@@ -25,13 +25,13 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ingest  # noqa: E402  (bench/ is not a package)
-import pages_seed  # noqa: E402
+import ingest
+import pages_seed
 
 TARGET_P95_MS = 50.0
 TARGET_QUERIES = 6

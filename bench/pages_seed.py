@@ -37,7 +37,9 @@ class Org:
 
 
 def _array(values) -> str:
-    return "ARRAY[" + ",".join("'" + v.replace("'", "''").replace("%", "%%") + "'" for v in values) + "]"
+    # Literals inside a statement with %(name)s parameters: quotes doubled, % escaped.
+    quoted = ("'" + v.replace("'", "''").replace("%", "%%") + "'" for v in values)
+    return "ARRAY[" + ",".join(quoted) + "]"
 
 
 def add_members(conn, org_id: int, count: int, tag: str) -> list[int]:

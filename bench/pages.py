@@ -146,6 +146,8 @@ def measure(args: argparse.Namespace, orgs: dict[str, dict]) -> bool:
     print(header)
     print("-" * len(header))
     for case in CASES:
+        if args.only and args.only not in case.name:
+            continue
         ours = _measure(clients["big"], case.url(orgs["big"]), counter, args.requests,
                         args.warmup, args.budget)
         base = _measure(clients["small"], case.url(orgs["small"]), counter, args.requests,
@@ -202,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--budget", type=float, default=60.0,
                         help="seconds per request kind before it stops early (>= 20 samples)")
+    parser.add_argument("--only", default="",
+                        help="measure only the requests whose name contains this")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args(argv)
 

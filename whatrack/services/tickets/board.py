@@ -20,7 +20,7 @@ from whatrack.services.tickets.stages import active_stages
 
 CLOSED_WINDOW_DAYS = 30
 # A column shows its newest cards; "Show more" fetches the next page (D48).
-COLUMN_PAGE = 20
+COLUMN_PAGE = 12
 # Column totals stop counting here (shown "199+"): a count must not read 100k rows.
 COUNT_CAP = 200
 

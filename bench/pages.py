@@ -120,6 +120,8 @@ def _measure(client, url: str, counter: list[int], requests: int, warmup: int,
         if i >= warmup:
             sample.times.append(elapsed)
             sample.queries.append(len(counter))
+        elif time.monotonic() - started > 10:  # seconds per request: warm enough
+            warmup = i + 1
         if time.monotonic() - started > budget and len(sample.times) >= 20:
             break  # a pathological page: 20 requests already tell the story
     return sample

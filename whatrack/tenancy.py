@@ -18,7 +18,7 @@ from typing import Any
 from flask import abort, g, request, session
 from flask_login import current_user
 from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm import ORMExecuteState, Session, contains_eager, with_loader_criteria
 from werkzeug.local import LocalProxy
 
 from whatrack.extensions import db, login_manager
@@ -134,7 +134,9 @@ current_org: Organization = LocalProxy(_load_current_org)  # type: ignore[assign
 def memberships_of(user: Any) -> list[Membership]:
     stmt = (
         select(Membership)
-        .join(Organization, Organization.id == Membership.organization_id)
+        .join(Membership.organization)
+        # The organizations come with their memberships: no second query per request.
+        .options(contains_eager(Membership.organization))
         .where(Membership.user_id == user.id)
         .order_by(Organization.name)
     )

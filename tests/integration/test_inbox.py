@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from tests.fixtures_whatsapp import (
     text_message,
     webhook_body,
 )
+from whatrack.services.inbox import queries
 from whatrack.tenancy import bind_org, unscoped
 
 JSON = {"Accept": "application/json"}
@@ -208,6 +210,15 @@ def test_first_page_uses_at_most_six_queries_whatever_the_number_of_conversation
     assert len(few) == len(many), (few, many)
     assert len(many) <= 6, "\n".join(s[:150] for s in many)
     assert "Pessoa 0" in many_resp.get_data(as_text=True)
+    # Every one of the 205 is unread: the counter stops at the cap (the title says "99+").
+    assert _boot(few_resp)["unread"] == 5
+    assert _boot(many_resp)["unread"] == queries.UNREAD_CAP == _boot(many_resp)["unread_cap"]
+
+
+def _boot(response) -> dict:
+    page = response.get_data(as_text=True)
+    raw = page.split('id="inbox-boot">', 1)[1].split("</script>", 1)[0]
+    return json.loads(raw)
 
 
 @pytest.mark.endpoint("inbox.conversation", "inbox.mark_unread", "inbox.mark_read", "inbox.sync",

@@ -1,5 +1,7 @@
 """The Kanban board, the ticket panel and closing sales from them."""
 
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -169,22 +171,41 @@ def _make_tickets(db, org_id, account_id, n, start=0):
         db.session.commit()
 
 
-@pytest.mark.endpoint("tickets.board_view")
-def test_board_queries_are_constant_for_1000_tickets(whatsapp_org, client, login, db):
+@pytest.mark.endpoint("tickets.board_view", "tickets.column_page")
+def test_board_first_page_is_six_queries_whatever_the_number_of_tickets_and_pages_the_rest(
+        whatsapp_org, client, login, db):
+    from whatrack.services.tickets.board import COLUMN_PAGE, COUNT_CAP
+
     login(whatsapp_org["email"])
     client.get("/dashboard/tickets")  # warm-up: session, babel, template cache
     _make_tickets(db, whatsapp_org["org_id"], whatsapp_org["account_id"], 10)
     few, few_page = _count_queries(db, lambda: client.get("/dashboard/tickets"))
-    _make_tickets(db, whatsapp_org["org_id"], whatsapp_org["account_id"], 990, start=10)
+    total = COUNT_CAP + 10
+    _make_tickets(db, whatsapp_org["org_id"], whatsapp_org["account_id"], total - 10, start=10)
     many, many_page = _count_queries(db, lambda: client.get("/dashboard/tickets"))
     assert few == many, (few, many)
-    assert many <= 12
-    # The counts mean something only if both pages rendered the board with every ticket.
+    assert many <= 6
     assert (few_page.status_code, many_page.status_code) == (200, 200)
     few_html, many_html = few_page.get_data(as_text=True), many_page.get_data(as_text=True)
-    assert few_html.count("data-ticket-id=") == 10
-    assert many_html.count("data-ticket-id=") == 1000
-    assert "Cliente 0" in many_html and "Cliente 999" in many_html
+    assert few_html.count("data-ticket-id=") == 10 and "data-more-url" not in few_html
+    # The newest cards, and a count that stopped at the cap instead of reading them all.
+    assert many_html.count("data-ticket-id=") == COLUMN_PAGE
+    assert f"Cliente {total - 1}<" in many_html and "Cliente 0<" not in many_html
+    assert f">{COUNT_CAP - 1}+<" in many_html
+
+    # "Show more" walks the rest of the column, newest first, each card once.
+    seen = re.findall(r'data-ticket-id="(\d+)"', many_html)
+    url = html.unescape(re.search(r'data-more-url="([^"]+)"', many_html).group(1))
+    pages = 0
+    while url:
+        page = client.get(url, headers={"Accept": "application/json"}).get_json()
+        seen += re.findall(r'data-ticket-id="(\d+)"', page["html"])
+        cursor = page["next_cursor"]
+        url = re.sub(r"after=[^&]+", f"after={cursor}", url) if cursor else None
+        pages += 1
+    assert pages == -(-(total - COLUMN_PAGE) // COLUMN_PAGE)
+    assert len(seen) == len(set(seen)) == total
+    assert "Cliente 0<" in page["html"]
 
 
 @pytest.mark.endpoint("tickets.cancel_sale")

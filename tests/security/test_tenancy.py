@@ -43,6 +43,7 @@ ROUTE_SEEDS: dict[str, str] = {
     "capi.detail": "conversion_event",
     "capi.resend": "conversion_event",
     "tickets.panel": "ticket",
+    "tickets.column_page": "stage",
     "tickets.assign": "ticket",
     "tickets.card": "ticket",
     "tickets.move": "ticket",

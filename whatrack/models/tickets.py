@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from whatrack.extensions import db
@@ -56,6 +56,9 @@ class Ticket(TenantMixin, TimestampMixin, db.Model):
             sqlite_where=text("closed_at IS NULL"),
         ),
         Index("ix_tickets_org_last_message", "organization_id", "last_message_at", "id"),
+        # The inbox's unread counter and "unread" filter read only these rows (D47).
+        Index("ix_tickets_org_unread", "organization_id", "last_message_at", "id",
+              postgresql_where=text("unread_count > 0"), sqlite_where=text("unread_count > 0")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -159,3 +162,8 @@ class TicketNote(TenantMixin, TimestampMixin, db.Model):
     body: Mapped[str] = mapped_column(Text, nullable=False)
 
     user: Mapped[User | None] = relationship()
+
+
+# A Kanban column's newest cards, in the board's order, without reading the column (D48).
+Index("ix_tickets_board_column", Ticket.organization_id, Ticket.stage_id,
+      func.coalesce(Ticket.last_message_at, Ticket.created_at), Ticket.id)

@@ -104,6 +104,9 @@ class Message(TenantMixin, TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("organization_id", "wamid"),
         Index("ix_messages_ticket_id_id", "ticket_id", "id"),
+        # The organization's newest message id (where the inbox's /sync starts), read from
+        # the index's end whatever other tenants wrote since (D47).
+        Index("ix_messages_org_id", "organization_id", "id"),
         # The unconfirmed-send sweeper's scan; NULL (every message we did not send) dominates.
         Index("ix_messages_send_state", "send_state", "send_state_at"),
     )

@@ -68,6 +68,7 @@ def index():
         boot={
             "conversations": _page_json(first.page),
             "unread": first.unread,
+            "unread_cap": queries.UNREAD_CAP,
             "last_message_id": first.newest_message_id,
             "open_ticket": _int_arg("t"),
             "me": current_user.id,

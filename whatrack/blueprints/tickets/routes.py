@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, render_template, request
+from flask import flash, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,7 +14,7 @@ from whatrack.blueprints.tickets.messaging import composer_context
 from whatrack.errors import WhaTrackError
 from whatrack.extensions import db
 from whatrack.i18n import parse_date_input
-from whatrack.models import Ticket
+from whatrack.models import Stage, Ticket
 from whatrack.services.accounts import orgs
 from whatrack.services.conversions import queries as conversions_query
 from whatrack.services.copilot import queries as copilot_queries
@@ -54,7 +54,27 @@ def board_view():
         filters=filters,
         members=orgs.list_members(current_org),
         lost_reasons=lost_reason_labels(),
+        count_cap=board.COUNT_CAP,
+        # "Show more" keeps the board's filters (as typed: the same parser reads them).
+        filter_args={k: v for k in ("q", "assignee", "source", "from", "to")
+                     if (v := request.args.get(k))},
     )
+
+
+@bp.get("/dashboard/tickets/columns/<int:stage_id>")
+@org_required
+def column_page(stage_id: int):
+    """The next cards of one column ("Show more"), after the board's cursor, same filters."""
+    stage = Stage.get_for_org_or_404(stage_id, current_org)
+    page = board.load_column(current_org, stage, _filters(), current_user,
+                             request.args.get("after"))
+    column = page.columns[0]
+    html = "".join(render_template(
+        "tickets/_card.html", ticket=ticket,
+        won=page.won_values.get(ticket.id, {}).get(current_org.currency),
+        proposals=page.proposals.get(ticket.id)) for ticket in column.tickets)
+    return jsonify({"html": html, "count": len(column.tickets),
+                    "next_cursor": column.next_cursor})
 
 
 def lost_reason_labels() -> list[tuple[str, str]]:

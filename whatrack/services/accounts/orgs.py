@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import contains_eager
 
 from whatrack.errors import ConflictError, NotFound, ValidationError
 from whatrack.extensions import db
@@ -191,7 +192,9 @@ def revoke_invite(org: Organization, invite: Invite) -> None:
 def list_members(org: Organization) -> list[Membership]:
     stmt = (
         select(Membership)
-        .join(User, User.id == Membership.user_id)
+        .join(Membership.user)
+        # The users come along: pages list every member's name (one query, not one each).
+        .options(contains_eager(Membership.user))
         .where(Membership.organization_id == org.id)
         .order_by(User.email)
     )

@@ -62,9 +62,9 @@ def load_session_user(session_id: str) -> User | None:
     if parsed is None:
         return None
     user_id, token = parsed
-    if db.session.scalar(_live_session(user_id, token)) is None:
-        return None
-    user = db.session.get(User, user_id)
+    # One statement for the session check and the user: every dashboard request pays it.
+    user = db.session.scalar(select(User).where(User.id == user_id,
+                                                _live_session(user_id, token).exists()))
     if user is not None:
         user.session_token = token
     return user

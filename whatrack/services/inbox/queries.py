@@ -24,6 +24,9 @@ from whatrack.services.whatsapp.phones import digits
 PAGE_SIZE = 30
 THREAD_PAGE_SIZE = 40
 SYNC_LIMIT = 200
+# The unread counter stops counting here (the tab shows "99+"): at 100,000 conversations
+# an exact count reads every unread ticket on every page load and every sync (D47).
+UNREAD_CAP = 100
 
 # Meta's free entry point (meta-platform.md 3.3): a CTWA lead answered within 24 hours
 # gets 72 free hours counted from that answer.
@@ -257,8 +260,12 @@ def counters(org: Organization) -> tuple[int, int]:
 
 
 def _counter_subqueries(org: Organization):
-    unread = select(func.count()).select_from(Ticket).where(
-        Ticket.organization_id == org.id, Ticket.unread_count > 0, _latest_ticket_only())
+    waiting = select(Ticket.id).where(
+        Ticket.organization_id == org.id, Ticket.unread_count > 0, _latest_ticket_only()
+    ).order_by(  # newest first: the planner walks ix_tickets_org_unread and stops at the cap
+        Ticket.organization_id.desc(), Ticket.last_message_at.desc(), Ticket.id.desc()
+    ).limit(UNREAD_CAP).subquery()
+    unread = select(func.count()).select_from(waiting)
     newest = select(func.max(Message.id)).where(Message.organization_id == org.id)
     return (unread.scalar_subquery().label("unread_total"),
             newest.scalar_subquery().label("newest_message_id"))

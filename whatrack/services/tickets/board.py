@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
@@ -16,9 +17,12 @@ from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, ut
 from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets.queries import source_condition
 from whatrack.services.tickets.stages import active_stages
-from whatrack.services.tracking.queries import preload_sources
 
 CLOSED_WINDOW_DAYS = 30
+# A column shows its newest cards; "Show more" fetches the next page (D48).
+COLUMN_PAGE = 12
+# Column totals stop counting here (shown "199+"): a count must not read 100k rows.
+COUNT_CAP = 200
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,14 @@ class BoardFilters:
 class Column:
     stage: Stage
     tickets: list[Ticket] = field(default_factory=list)
+    # Cards in the column under the filters, counted up to COUNT_CAP (then shown "199+").
+    total: int = 0
+    # Where the next page of this column starts (None: every card is on screen).
+    next_cursor: str | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.total >= COUNT_CAP
 
 
 @dataclass
@@ -45,7 +57,7 @@ class Board:
 
     @property
     def total(self) -> int:
-        return sum(len(c.tickets) for c in self.columns)
+        return sum(c.total for c in self.columns)
 
 
 def local_day_bounds(org: Organization, day: date, end: bool = False) -> datetime:
@@ -91,28 +103,120 @@ def _won_values(ticket_ids: list[int]) -> dict[int, dict[str, Decimal]]:
     return values
 
 
-def load_board(org: Organization, filters: BoardFilters, me: User | None = None) -> Board:
-    """Open tickets in open stages; won/lost tickets closed in the last 30 days."""
-    stages = active_stages(org)
+def _activity():
+    """The board's order: last message, else creation (ix_tickets_board_column)."""
+    return func.coalesce(Ticket.last_message_at, Ticket.created_at)
+
+
+def _on_board(org: Organization, filters: BoardFilters, me: User | None, what):
+    """``what`` over the tickets the board shows: open ones, and won/lost ones closed in
+    the last 30 days."""
     closed_since = utcnow() - timedelta(days=CLOSED_WINDOW_DAYS)
+    stmt = (select(what)
+            .where(Ticket.organization_id == org.id, Ticket.imported.is_(False))
+            .where(or_(Ticket.closed_at.is_(None), Ticket.closed_at >= closed_since)))
+    return _filtered(stmt, org, filters, me)
+
+
+def encode_cursor(ticket: Ticket) -> str:
+    moment = ticket.last_message_at or ticket.created_at
+    return f"{int(moment.timestamp() * 1_000_000)}.{ticket.id}"
+
+
+def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """``(activity, ticket id)`` of the last card shown; None for a bad or absent one."""
+    try:
+        micros, ident = (raw or "").split(".", 1)
+        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(ident)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _column_ids(org: Organization, filters: BoardFilters, me: User | None, stage: Stage,
+                after: tuple[datetime, int] | None):
+    """The ids of one column's next page (one more than shown: is there a next page?)."""
+    stmt = _on_board(org, filters, me, Ticket.id).where(Ticket.stage_id == stage.id)
+    if after is not None:
+        moment, ident = after
+        stmt = stmt.where(or_(_activity() < moment, and_(_activity() == moment,
+                                                         Ticket.id < ident)))
+    # Wrapped: SQLite refuses a LIMIT inside a bare UNION member.
+    page = stmt.order_by(_activity().desc(), Ticket.id.desc()).limit(COLUMN_PAGE + 1)
+    wrapped = page.subquery()
+    return select(wrapped.c.id)
+
+
+def _column_count(org: Organization, filters: BoardFilters, me: User | None, stage: Stage):
+    # In the index's order: the planner walks the column's end of ix_tickets_board_column
+    # and stops at the cap instead of filtering the whole table.
+    capped = (_on_board(org, filters, me, Ticket.id).where(Ticket.stage_id == stage.id)
+              .order_by(_activity().desc(), Ticket.id.desc()).limit(COUNT_CAP))
+    return (select(func.count()).select_from(capped.subquery())
+            .scalar_subquery().label(f"total_{stage.id}"))
+
+
+def _pages(org: Organization, stages: list[Stage], filters: BoardFilters, me: User | None,
+           after: tuple[datetime, int] | None = None) -> tuple[list[Any], list[int]]:
+    """Every column's page in ONE statement: the cards with their contact, assignee, link,
+    ad, pending proposals and (capped) column totals riding along."""
+    proposals = (select(func.count(Sale.id))
+                 .where(Sale.organization_id == org.id, Sale.ticket_id == Ticket.id,
+                        Sale.status == "proposed")
+                 .correlate(Ticket).scalar_subquery())
+    won = (select(func.sum(Sale.value))
+           .where(Sale.organization_id == org.id, Sale.ticket_id == Ticket.id,
+                  Sale.status == "approved", Sale.cancelled_at.is_(None),
+                  Sale.currency == org.currency)
+           .correlate(Ticket).scalar_subquery())
+    ids = union_all(*(_column_ids(org, filters, me, s, after) for s in stages))
     stmt = (
-        select(Ticket)
-        .options(joinedload(Ticket.contact), joinedload(Ticket.assignee))
-        .where(Ticket.organization_id == org.id, Ticket.imported.is_(False))
-        .where(or_(Ticket.closed_at.is_(None), Ticket.closed_at >= closed_since))
-        .order_by(func.coalesce(Ticket.last_message_at, Ticket.created_at).desc(),
-                  Ticket.id.desc())
+        select(Ticket, proposals, won, *(_column_count(org, filters, me, s) for s in stages))
+        .options(joinedload(Ticket.contact), joinedload(Ticket.assignee),
+                 joinedload(Ticket.tracking_link), joinedload(Ticket.ad))
+        .where(Ticket.organization_id == org.id, Ticket.id.in_(ids))
+        .order_by(_activity().desc(), Ticket.id.desc())
     )
-    tickets = list(db.session.scalars(_filtered(stmt, org, filters, me)).unique())
-    preload_sources(org, tickets)
-    columns = {stage.id: Column(stage) for stage in stages}
-    for ticket in tickets:
-        column = columns.get(ticket.stage_id)
+    rows = list(db.session.execute(stmt).unique())
+    return rows, (list(rows[0][3:]) if rows else [0] * len(stages))
+
+
+def _columns(stages: list[Stage], rows: list[Any], totals: list[int]) -> list[Column]:
+    columns = {stage.id: Column(stage, total=total or 0)
+               for stage, total in zip(stages, totals, strict=True)}
+    for row in rows:
+        column = columns.get(row[0].stage_id)
         if column is not None:
-            column.tickets.append(ticket)
-    won_ids = [t.id for c in columns.values() if c.stage.kind == "won" for t in c.tickets]
-    return Board(columns=list(columns.values()), won_values=_won_values(won_ids),
-                 proposals=copilot_queries.pending_by_ticket(org, [t.id for t in tickets]))
+            column.tickets.append(row[0])
+    for column in columns.values():
+        if len(column.tickets) > COLUMN_PAGE:
+            column.tickets = column.tickets[:COLUMN_PAGE]
+            column.next_cursor = encode_cursor(column.tickets[-1])
+    return list(columns.values())
+
+
+def load_board(org: Organization, filters: BoardFilters, me: User | None = None) -> Board:
+    """The first page of every column (the newest COLUMN_PAGE cards) and their totals:
+    two statements whatever the number of tickets (D48)."""
+    stages = active_stages(org)
+    rows, totals = _pages(org, stages, filters, me) if stages else ([], [])
+    return _board(org, stages, rows, totals)
+
+
+def load_column(org: Organization, stage: Stage, filters: BoardFilters, me: User | None,
+                after: str | None) -> Board:
+    """The next page of one column, after the card ``after`` (a cursor the board gave)."""
+    rows, totals = _pages(org, [stage], filters, me, decode_cursor(after))
+    return _board(org, [stage], rows, totals)
+
+
+def _board(org: Organization, stages: list[Stage], rows: list[Any],
+           totals: list[int]) -> Board:
+    columns = _columns(stages, rows, totals)
+    won_stages = {c.stage.id for c in columns if c.stage.kind == "won"}
+    return Board(columns=columns,
+                 won_values={row[0].id: {org.currency: row[2]} for row in rows
+                             if row[2] is not None and row[0].stage_id in won_stages},
+                 proposals={row[0].id: row[1] for row in rows if row[1]})
 
 
 def ticket_card(org: Organization, ticket: Ticket) -> tuple[Ticket, dict[str, Decimal]]:

@@ -749,7 +749,9 @@
   /* ---------------- title, notifications, sound ---------------- */
 
   function setUnreadTitle() {
-    document.title = state.unread > 0 ? "(" + state.unread + ") " + baseTitle : baseTitle;
+    // The server stops counting at boot.unread_cap: from there on the title says "99+".
+    var shown = state.unread >= (boot.unread_cap || Infinity) ? (boot.unread_cap - 1) + "+" : state.unread;
+    document.title = state.unread > 0 ? "(" + shown + ") " + baseTitle : baseTitle;
   }
 
   var prefKey = "whatrack:alerts:" + boot.me;

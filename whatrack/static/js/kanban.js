@@ -16,11 +16,54 @@
 
   function column(stageId) { return board.querySelector('.kcol-cards[data-stage-id="' + stageId + '"]'); }
 
+  // A column shows its newest cards; its count also covers the ones not loaded yet
+  // ("hidden"), and stops at the server's cap ("199+"): a capped column stays capped.
+  var cap = parseInt(board.dataset.countCap, 10) || Infinity;
+  board.querySelectorAll(".kcol").forEach(function (col) {
+    var total = parseInt(col.querySelector(".kcol-count").dataset.total, 10) || 0;
+    col.dataset.hidden = Math.max(0, total - col.querySelectorAll(".kcard").length);
+    col.dataset.capped = total >= cap ? "1" : "";
+  });
+
   function updateCounts() {
     board.querySelectorAll(".kcol").forEach(function (col) {
-      col.querySelector(".kcol-count").textContent = col.querySelectorAll(".kcard").length;
+      var count = (parseInt(col.dataset.hidden, 10) || 0) + col.querySelectorAll(".kcard").length;
+      col.querySelector(".kcol-count").textContent = col.dataset.capped ? (cap - 1) + "+" : count;
     });
   }
+
+  // "Show more": the column's next cards, after the last one the server sent.
+  board.addEventListener("click", function (evt) {
+    var more = evt.target.closest("[data-more-url]");
+    if (!more) { return; }
+    evt.preventDefault();
+    evt.stopPropagation();
+    more.disabled = true;
+    var col = more.closest(".kcol");
+    fetch(more.dataset.moreUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r); })
+      .then(function (page) {
+        var list = col.querySelector(".kcol-cards");
+        var tmp = document.createElement("div");
+        tmp.innerHTML = page.html;
+        Array.prototype.slice.call(tmp.children).forEach(function (card) {
+          // A card that moved here live is already on screen: keep that one.
+          if (!board.querySelector('.kcard[data-ticket-id="' + card.dataset.ticketId + '"]')) {
+            list.appendChild(card);
+            col.dataset.hidden = Math.max(0, (parseInt(col.dataset.hidden, 10) || 0) - 1);
+          }
+        });
+        if (page.next_cursor) {
+          var url = new URL(more.dataset.moreUrl, window.location.href);
+          url.searchParams.set("after", page.next_cursor);
+          more.dataset.moreUrl = url.pathname + url.search;
+          more.disabled = false;
+        } else {
+          more.remove();
+        }
+        updateCounts();
+      }, function () { more.disabled = false; });
+  }, true);
 
   function placeCard(html, stageId) {
     var tmp = document.createElement("div");

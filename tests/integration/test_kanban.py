@@ -206,6 +206,11 @@ def test_board_first_page_is_six_queries_whatever_the_number_of_tickets_and_page
     assert pages == -(-(total - COLUMN_PAGE) // COLUMN_PAGE)
     assert len(seen) == len(set(seen)) == total
     assert "Cliente 0<" in page["html"]
+    # A cursor that is not one of ours starts from the top instead of failing.
+    base = html.unescape(re.search(r'data-more-url="([^"]+)"', many_html).group(1))
+    for bad in ("x", "1.99999999999999999999999", "-5.-5", "1700000000000000.0"):
+        response = client.get(re.sub(r"after=[^&]+", f"after={bad}", base))
+        assert response.status_code == 200, (bad, response.status_code)
 
 
 @pytest.mark.endpoint("tickets.cancel_sale")

@@ -127,9 +127,10 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
     """``(activity, ticket id)`` of the last card shown; None for a bad or absent one."""
     try:
         micros, ident = (raw or "").split(".", 1)
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(ident)
+        moment, ticket_id = datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(ident)
     except (ValueError, OverflowError, OSError):
         return None
+    return (moment, ticket_id) if 0 < ticket_id < 2**63 else None  # a bigint, or nothing
 
 
 def _column_ids(org: Organization, filters: BoardFilters, me: User | None, stage: Stage,

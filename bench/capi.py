@@ -302,6 +302,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
     result = run(args)
     checks = {
@@ -320,6 +321,8 @@ def main() -> int:
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / f"capi-{int(time.time())}.json").write_text(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps({**result, "checks": checks}, indent=2))
     return 0 if all(checks.values()) else 1
 
 

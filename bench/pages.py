@@ -19,6 +19,7 @@ the end, also on errors and Ctrl-C. Results: bench/README.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -127,6 +128,9 @@ def _measure(client, url: str, counter: list[int], requests: int, warmup: int,
     return sample
 
 
+RESULTS: list[dict] = []  # one row per request kind, for --json
+
+
 def measure(args: argparse.Namespace, orgs: dict[str, dict]) -> bool:
     from sqlalchemy import event
 
@@ -160,6 +164,10 @@ def measure(args: argparse.Namespace, orgs: dict[str, dict]) -> bool:
             ok = ours.ms(95) < TARGET_P95_MS and queries <= TARGET_QUERIES
             met &= ok
             verdict = "met" if ok else "MISSED"
+        RESULTS.append({"request": case.name, "target": case.target, "met": verdict == "met",
+                        "p50_ms": ours.ms(50), "p95_ms": ours.ms(95),
+                        "baseline_p50_ms": base.ms(50), "baseline_p95_ms": base.ms(95),
+                        "queries": queries, "baseline_queries": max(base.queries)})
         print(f"{case.name:28} {ours.ms(50):8.1f}  {ours.ms(95):6.1f} {base.ms(50):8.1f}  "
               f"{base.ms(95):6.1f} {ours.ms(95) / base.ms(95):5.2f}x {queries:5d} "
               f"{max(base.queries):5d} {len(ours.times):5d}  {verdict}", flush=True)
@@ -209,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="",
                         help="measure only the requests whose name contains this")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args(argv)
 
     token = secrets.token_hex(4)
@@ -226,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         met = measure(args, orgs)
         print(f"\nload average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("targets (first pages p95 < 50 ms, <= 6 SQL):", "met" if met else "MISSED")
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                "tickets": args.tickets, "small_tickets": args.small_tickets, "met": met,
+                "loadavg": os.getloadavg(), "requests": RESULTS}, indent=2))
         return 0 if met else 1
     finally:
         ingest.drop_database(db_name)

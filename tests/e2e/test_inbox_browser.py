@@ -119,6 +119,53 @@ def test_reconnect_delivers_messages_sent_while_the_socket_was_down_exactly_once
 
 
 @pytest.mark.browser
+def test_a_message_committed_after_a_newer_one_was_synced_still_appears(
+        live_server, new_page, two_leads, post_webhook, worker, app):
+    """Ids are handed out before commit: a message can become visible below the page's
+    cursor. Its frame is lost here on purpose; the reconnect's rewound sync finds it."""
+    from datetime import UTC, datetime
+
+    from whatrack.extensions import db
+    from whatrack.models import Contact, Message, Ticket
+    from whatrack.services.whatsapp.phones import canonical_wa_id
+    from whatrack.tenancy import bind_org
+
+    page = new_page(viewport={"width": 1366, "height": 800})
+    _login(page, live_server, two_leads["email"])
+    loads: list[int] = []
+    _open_inbox(page, live_server, loads)
+    page.locator(".conv", has_text="Bruno").click()
+    thread = page.locator("#inbox-thread")
+    expect(thread).to_contain_text("Qual o preço?")
+
+    with app.app_context(), bind_org(two_leads["org_id"]):
+        contact = db.session.scalars(db.select(Contact).where(
+            Contact.wa_id == canonical_wa_id(BRUNO))).one()
+        ticket = db.session.scalars(db.select(Ticket).where(
+            Ticket.contact_id == contact.id)).one()
+        late = Message(organization_id=two_leads["org_id"], ticket_id=ticket.id,
+                       contact_id=contact.id, whatsapp_account_id=two_leads["account_id"],
+                       wamid="wamid.late", direction="inbound", origin="customer", type="text",
+                       text="Escrita antes, gravada depois", status="delivered",
+                       timestamp=datetime.fromtimestamp(NOW - 5, UTC))
+        db.session.add(late)
+        db.session.flush()  # its id is taken; the row stays invisible until the commit
+        # Another customer's message gets a higher id, commits first and moves the cursor.
+        _say(post_webhook, ANA, "wamid.after", "Gravada primeiro", "Ana", NOW)
+        worker.drain()
+        expect(page.locator(".conv", has_text="Gravada primeiro")).to_have_count(1)
+        db.session.commit()  # visible now, below the page's cursor, and no frame names it
+        db.session.remove()
+
+    page.evaluate("window.WhaTrackRealtime.disconnect()")
+    expect(page.locator("#inbox-conn")).to_be_visible()
+    page.evaluate("window.WhaTrackRealtime.connect()")
+    expect(page.locator("#inbox-conn")).to_be_hidden()
+    expect(thread.locator(".msg-text", has_text="Escrita antes, gravada depois")).to_have_count(1)
+    assert loads == []
+
+
+@pytest.mark.browser
 def test_closed_window_switches_the_composer_to_template_mode(
         live_server, new_page, whatsapp_org, post_webhook, worker):
     _say(post_webhook, ANA, "wamid.old1", "Mensagem de anteontem", "Ana", NOW - 30 * 3600)

@@ -671,6 +671,13 @@
   var pending = { messages: {}, tickets: {} };
   var syncTimer = null;
   var syncing = false;
+  // Message ids are handed out when a message is written and become visible when its
+  // transaction commits, so a message can appear below the cursor after the cursor passed
+  // it. Its own frame names it; if that frame was lost, these catch it: every SETTLE_MS
+  // (and after a reconnect) one sync starts again from the cursor held SETTLE_MS ago.
+  var SETTLE_MS = 15000;
+  var cursors = [];        // [time, cursor] snapshots of the last minute, oldest first
+  var rewindTo = null;     // a sync asked to start below the cursor
 
   function queueSync(messageIds, ticketIds) {
     messageIds.forEach(function (id) { if (id) { pending.messages[id] = true; } });
@@ -685,7 +692,9 @@
     var tickets = Object.keys(pending.tickets);
     pending = { messages: {}, tickets: {} };
     syncing = true;
-    var params = new URLSearchParams({ after: String(state.lastMessageId) });
+    var after = rewindTo === null ? state.lastMessageId : Math.min(rewindTo, state.lastMessageId);
+    rewindTo = null;
+    var params = new URLSearchParams({ after: String(after) });
     if (messages.length) { params.set("messages", messages.join(",")); }
     if (tickets.length) { params.set("tickets", tickets.join(",")); }
     getJSON(root.dataset.syncUrl + "?" + params.toString()).then(applySync, function () {
@@ -720,7 +729,11 @@
     state.unread = data.unread;
     setUnreadTitle();
     alertFor(fresh);
-    if (data.more) { queueSync([], []); }  // a long gap comes in pages
+    if (data.more && data.messages.length) {
+      // A long gap comes in pages, each after the last message of the one before.
+      rewindTo = data.messages[data.messages.length - 1].id;
+      queueSync([], []);
+    }
   }
 
   document.addEventListener("whatrack:event", function (evt) {
@@ -732,9 +745,26 @@
     }
   });
 
+  function snapshotCursor() {
+    var now = Date.now();
+    cursors.push([now, state.lastMessageId]);
+    while (cursors.length > 1 && now - cursors[0][0] > 60000) { cursors.shift(); }
+  }
+
+  function settleSweep() {
+    snapshotCursor();
+    var settled = cursors.filter(function (c) { return Date.now() - c[0] >= SETTLE_MS; }).pop();
+    if (settled && settled[1] < state.lastMessageId) {  // quiet organizations send nothing
+      rewindTo = settled[1];
+      queueSync([], []);
+    }
+  }
+
   document.addEventListener("whatrack:resync", function () {
-    // Back after a gap: everything after the last message seen, the statuses of the
-    // messages still moving, and the rows on screen (stage, assignee, unread).
+    // Back after a gap: everything after the oldest cursor of the last minute (see
+    // SETTLE_MS), the statuses of the messages still moving, and the rows on screen
+    // (stage, assignee, unread).
+    if (cursors.length) { rewindTo = cursors[0][1]; }
     var moving = Object.keys(state.messages).map(function (k) { return state.messages[k]; })
       .filter(function (m) { return m.direction === "outbound" && m.status !== "read" && m.status !== "failed"; })
       .map(function (m) { return m.id; });
@@ -824,6 +854,8 @@
   setUnreadTitle();
   // Start the message cursor at the page's moment: frames after it trigger /sync.
   state.lastMessageId = boot.last_message_id || 0;
+  snapshotCursor();
+  window.setInterval(settleSweep, SETTLE_MS);
   if (boot.open_ticket) { openConversation(boot.open_ticket, false); }
   window.history.replaceState(boot.open_ticket ? { t: boot.open_ticket } : null, "", window.location.href);
 })();

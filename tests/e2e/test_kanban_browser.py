@@ -99,3 +99,47 @@ def test_dropping_on_lost_asks_for_a_reason(live_server, new_page, lead):
     dialog.locator("button[type=submit]").click()
     expect(dialog).to_be_hidden()
     expect(page.locator(".kcol[data-stage-kind=lost] .kcard")).to_have_count(1)
+
+
+@pytest.mark.browser
+def test_show_more_adds_the_rest_of_a_long_column(live_server, new_page, whatsapp_org, app):
+    """A column of 15 shows its newest 12 and a count of 15; "Mostrar mais" adds the 3 older."""
+    from sqlalchemy import select
+
+    from whatrack.extensions import db
+    from whatrack.models import Contact, Stage, Ticket, utcnow
+    from whatrack.tenancy import bind_org
+
+    org_id = whatsapp_org["org_id"]
+    with app.app_context(), bind_org(org_id):
+        stage = db.session.scalars(select(Stage).where(Stage.kind == "open")
+                                   .order_by(Stage.position)).first()
+        for i in range(15):
+            contact = Contact(organization_id=org_id, wa_id=f"5511977{i:06d}",
+                              profile_name=f"Paciente {i:02d}")
+            db.session.add(contact)
+            db.session.flush()
+            db.session.add(Ticket(organization_id=org_id, contact_id=contact.id,
+                                  whatsapp_account_id=whatsapp_org["account_id"],
+                                  stage_id=stage.id, last_message_at=utcnow(),
+                                  last_message_preview="Oi"))
+        db.session.commit()
+        stage_id = stage.id
+    for width, height in ((1366, 800), (390, 844)):
+        page = new_page(viewport={"width": width, "height": height})
+        _login(page, live_server, whatsapp_org["email"])
+        page.goto(f"{live_server.url}/dashboard/tickets")
+        column = page.locator(f"#kcol-{stage_id}")
+        if width < 900:
+            page.locator("[data-column-switcher]").select_option(str(stage_id))
+        expect(column.locator(".kcard")).to_have_count(12)
+        expect(column.locator(".kcol-count")).to_have_text("15")
+        more = column.locator(".kcol-more")
+        expect(more).to_be_visible()
+        more.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"kanban_show_more_{width}.png"))
+        more.click()
+        expect(column.locator(".kcard")).to_have_count(15)
+        expect(more).to_be_hidden()
+        expect(column).to_contain_text("Paciente 00")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -85,3 +86,20 @@ def dialect_insert(model: Any) -> Any:
     if db.session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+_REUSABLE: dict[tuple[str, str], Any] = {}
+
+
+def reusable_statement(name: str, build: Callable[[], Any]) -> Any:
+    """``build()``'s statement, built once per database dialect and reused.
+
+    For the worker's hot statements, executed with their values as parameters: SQLAlchemy
+    caches the compiled SQL either way, but building a new 25-column INSERT and computing its
+    cache key on every message cost more CPU than sending it (bench/profile_worker.py).
+    """
+    dialect = db.session.get_bind().dialect.name
+    statement = _REUSABLE.get((dialect, name))
+    if statement is None:
+        statement = _REUSABLE[(dialect, name)] = build()
+    return statement

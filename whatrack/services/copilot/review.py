@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from whatrack.extensions import db
 from whatrack.integrations.llm import LLMSettings
 from whatrack.models import CopilotReview, Message, Organization, Sale, Ticket, utcnow
-from whatrack.models.base import dialect_insert
+from whatrack.models.base import dialect_insert, reusable_statement
 from whatrack.services.copilot.builtin import BuiltinDetector
 from whatrack.services.copilot.detection import ChatMessage, Detection, SaleDetector
 from whatrack.services.copilot.llm_detector import LLMDetector
@@ -48,11 +49,15 @@ def schedule_review(org: Organization, ticket: Ticket) -> None:
     is checked when the review runs, not here.
     """
     due = utcnow() + timedelta(seconds=debounce_seconds())
-    stmt = dialect_insert(CopilotReview).values(
-        organization_id=org.id, ticket_id=ticket.id, last_message_id=0, due_at=due,
-        created_at=utcnow())
-    db.session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"],
-                                                  set_={"due_at": due}))
+
+    def build() -> Any:
+        stmt = dialect_insert(CopilotReview)
+        return stmt.on_conflict_do_update(index_elements=["ticket_id"],
+                                          set_={"due_at": stmt.excluded.due_at})
+
+    db.session.execute(reusable_statement("copilot_review_due", build), {
+        "organization_id": org.id, "ticket_id": ticket.id, "last_message_id": 0,
+        "due_at": due, "created_at": utcnow()})
 
 
 def claim_due_reviews(now: datetime | None = None, limit: int = CLAIM_BATCH

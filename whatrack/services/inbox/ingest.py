@@ -25,7 +25,7 @@ from whatrack.models import (
     WhatsAppAccount,
     utcnow,
 )
-from whatrack.models.base import dialect_insert
+from whatrack.models.base import dialect_insert, reusable_statement
 from whatrack.models.whatsapp import STATUS_RANK
 from whatrack.realtime.events import publish_after_commit
 from whatrack.services.inbox import attribution
@@ -106,13 +106,19 @@ def upsert_contact(org: Organization, item: InboundMessage) -> Contact:
         values["profile_name"] = updates["profile_name"] = item.profile_name[:256]
     if item.bsuid:
         values["bsuid"] = updates["bsuid"] = item.bsuid[:128]
-    stmt = dialect_insert(Contact).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["organization_id", "wa_id"],
-        set_=updates or {"wa_id": stmt.excluded.wa_id},
-    ).returning(Contact)
+    refreshed = sorted(updates) or ["wa_id"]  # what a known contact takes from this message
+
+    def build() -> Any:
+        stmt = dialect_insert(Contact)
+        return stmt.on_conflict_do_update(
+            index_elements=["organization_id", "wa_id"],
+            set_={name: stmt.excluded[name] for name in refreshed},
+        ).returning(Contact)
+
+    stmt = reusable_statement("contact_upsert:" + ",".join(refreshed), build)
     # populate_existing: a contact already in the session takes the row just written.
-    return db.session.scalars(stmt, execution_options={"populate_existing": True}).one()
+    return db.session.scalars(stmt, values,
+                              execution_options={"populate_existing": True}).one()
 
 
 def _open_ticket(org: Organization, account: WhatsAppAccount, contact: Contact) -> Ticket | None:
@@ -224,13 +230,11 @@ def _message_values(org: Organization, account: WhatsAppAccount, contact: Contac
 
 def _insert_message(values: dict[str, Any]) -> Message | None:
     """INSERT ... ON CONFLICT DO NOTHING: a redelivered wamid is a no-op even under races."""
-    stmt = (
+    stmt = reusable_statement("message_insert", lambda: (
         dialect_insert(Message)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["organization_id", "wamid"])
-        .returning(Message)
-    )
-    return db.session.scalars(stmt).one_or_none()
+        .returning(Message)))
+    return db.session.scalars(stmt, values).one_or_none()
 
 
 def _preview(item: InboundMessage) -> str:

@@ -21,7 +21,9 @@ import http.client
 import json
 import os
 import secrets
+import selectors
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -31,7 +33,14 @@ from pathlib import Path
 
 import redis
 import requests
-import simple_websocket
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
@@ -89,42 +98,87 @@ def session_cookie(port: int) -> str:
 class Client:
     """One socket: records when each message.created frame arrived."""
 
-    port: int
-    cookie: str
+    sock: socket.socket
+    conn: WSConnection
     frames: dict[int, float] = field(default_factory=dict)
-    hello: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
+    hello: bool = False
     error: str | None = None
+    partial: list[str] = field(default_factory=list)
 
-    def run(self) -> None:
-        try:
-            ws = simple_websocket.Client.connect(f"ws://127.0.0.1:{self.port}/ws",
-                                                 headers={"Cookie": self.cookie})
-        except Exception as exc:
-            self.error = repr(exc)
-            self.hello.set()
-            return
-        try:
-            while not self.stop.is_set():
-                try:
-                    raw = ws.receive(timeout=0.5)
-                except simple_websocket.ConnectionClosed:
-                    self.error = "closed by the server"
-                    return
-                if raw is None:
+
+class Sockets:
+    """Every bench socket on one selector thread (wsproto, no thread per socket).
+
+    A thread per socket (two with simple_websocket's reader) put 1,000 threads of the bench
+    on the two cores the server under test runs on; here the clients cost one thread and
+    stamp a frame's arrival before any parsing.
+    """
+
+    def __init__(self, port: int, cookie: str, count: int) -> None:
+        self.clients: list[Client] = []
+        self.selector = selectors.DefaultSelector()
+        self.stop = threading.Event()
+        for _ in range(count):
+            self.clients.append(self._connect(port, cookie))
+            time.sleep(0.002)  # a connect storm is not what is measured
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _connect(self, port: int, cookie: str) -> Client:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        conn = WSConnection(ConnectionType.CLIENT)
+        sock.sendall(conn.send(Request(host=f"127.0.0.1:{port}", target="/ws",
+                                       extra_headers=[(b"cookie", cookie.encode())])))
+        client = Client(sock, conn)
+        while not client.hello and client.error is None:  # handshake, then the hello frame
+            data = sock.recv(65536)
+            if not data:
+                client.error = "closed during the handshake"
+                break
+            self._receive(client, data, time.perf_counter())
+        sock.setblocking(False)
+        self.selector.register(sock, selectors.EVENT_READ, client)
+        return client
+
+    def _receive(self, client: Client, data: bytes, now: float) -> None:
+        client.conn.receive_data(data)
+        for event in client.conn.events():
+            if isinstance(event, TextMessage):
+                client.partial.append(event.data)
+                if not event.message_finished:
                     continue
+                text, client.partial = "".join(client.partial), []
+                if '"message.created"' in text:
+                    frame = json.loads(text)
+                    client.frames.setdefault(frame["data"]["message_id"], now)
+                elif '"hello"' in text:
+                    client.hello = True
+            elif isinstance(event, Ping):
+                client.sock.sendall(client.conn.send(event.response()))
+            elif isinstance(event, (RejectConnection, CloseConnection)):
+                client.error = f"closed by the server ({type(event).__name__})"
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            for key, _mask in self.selector.select(timeout=0.2):
                 now = time.perf_counter()
-                frame = json.loads(raw)
-                if frame.get("type") == "hello":
-                    self.hello.set()
-                elif frame.get("type") == "message.created":
-                    self.frames.setdefault(frame["data"]["message_id"], now)
-        finally:
-            self.hello.set()
-            try:
-                ws.close()
-            except simple_websocket.ConnectionClosed:
-                pass
+                try:
+                    data = key.fileobj.recv(262144)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    key.data.error = key.data.error or "closed by the server"
+                    self.selector.unregister(key.fileobj)
+                    continue
+                self._receive(key.data, data, now)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        for client in self.clients:
+            client.sock.close()
 
 
 def redis_baseline(url: str, namespace: str, rate: float, seconds: float) -> list[float]:
@@ -226,13 +280,9 @@ def one_run(args, env: dict[str, str], children: Children, logdir: Path, secret:
     try:
         _wait_http(port, web)
         cookie = session_cookie(port)
-        clients = [Client(port, cookie) for _ in range(args.clients)]
-        threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
-        for thread in threads:
-            thread.start()
-            time.sleep(0.002)  # a connect storm is not what is measured
-        for client in clients:
-            client.hello.wait(30)
+        sockets = Sockets(port, cookie, args.clients)
+        sockets.start()
+        clients = sockets.clients
         refused = [c.error for c in clients if c.error]
         if refused:
             raise RuntimeError(f"{len(refused)} sockets failed: {refused[:3]}")
@@ -246,10 +296,10 @@ def one_run(args, env: dict[str, str], children: Children, logdir: Path, secret:
         sent, wall = post_load(port, secret, args.rate, args.seconds, run)
         acks = list(ACK_TIMES)
         time.sleep(args.settle)
-        for client in clients:
-            client.stop.set()
-        for thread in threads:
-            thread.join(5)
+        sockets.close()
+        closed = [c.error for c in clients if c.error]
+        if closed:
+            raise RuntimeError(f"{len(closed)} sockets were closed: {closed[:3]}")
         ids = message_ids(db_url, list(sent))
         latencies: list[float] = []
         received = 0

@@ -23,16 +23,20 @@ SOCKET_QUEUE_SIZE = 500
 
 
 class Subscription:
-    """One socket's inbox of events; full queues drop the oldest (the client will resync)."""
+    """One socket's inbox of frames; full queues drop the oldest (the client will resync).
+
+    Frames are kept as the JSON text that goes on the wire: the hub decodes nothing and the
+    socket encodes nothing, once per organization event rather than once per open socket.
+    """
 
     def __init__(self, org_id: int) -> None:
         self.org_id = org_id
-        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=SOCKET_QUEUE_SIZE)
+        self.queue: queue.Queue[str] = queue.Queue(maxsize=SOCKET_QUEUE_SIZE)
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, frame: str) -> None:
         while True:
             try:
-                self.queue.put_nowait(event)
+                self.queue.put_nowait(frame)
                 return
             except queue.Full:
                 try:
@@ -40,11 +44,17 @@ class Subscription:
                 except queue.Empty:
                     pass
 
-    def get(self, timeout: float) -> dict[str, Any] | None:
+    def get_frame(self, timeout: float) -> str | None:
+        """The next frame as JSON text, what the socket sends."""
         try:
             return self.queue.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def get(self, timeout: float) -> dict[str, Any] | None:
+        """The next frame, decoded."""
+        frame = self.get_frame(timeout)
+        return None if frame is None else json.loads(frame)
 
 
 class LocalHub:
@@ -64,15 +74,15 @@ class LocalHub:
         with self._lock:
             self._subs.get(sub.org_id, set()).discard(sub)
 
-    def deliver(self, org_id: int, event: dict[str, Any]) -> None:
+    def deliver(self, org_id: int, frame: str) -> None:
         with self._lock:
             targets = list(self._subs.get(org_id, ()))
         for sub in targets:
-            sub.put(event)
+            sub.put(frame)
 
     def publish(self, org_id: int, event: dict[str, Any]) -> None:
-        # Round-trip through JSON so the laptop behaves like Redis (no live objects leak).
-        self.deliver(org_id, json.loads(json.dumps(event)))
+        # Encoded here as Redis would carry it: the laptop behaves like production.
+        self.deliver(org_id, json.dumps(event))
 
     def close(self) -> None:
         pass
@@ -142,11 +152,12 @@ class RedisHub(LocalHub):
         channel = message["channel"].decode()
         try:
             org_id = int(channel[len(self._prefix):])
-            event = json.loads(message["data"])
-        except (ValueError, TypeError):
+            frame = message["data"].decode()
+        except (ValueError, TypeError, AttributeError):
             log.warning("ignoring malformed realtime frame on %s", channel)
             return
-        self.deliver(org_id, event)
+        # Only our publish() writes these channels: the JSON goes to the sockets as it came.
+        self.deliver(org_id, frame)
 
     def close(self) -> None:
         self._stopping.set()

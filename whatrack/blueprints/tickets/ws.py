@@ -76,9 +76,9 @@ def _pump(ws, subscription, allowed) -> None:
                 ws.close(reason=1008, message="access ended")
                 return
             next_check = time.monotonic() + interval
-        event = subscription.get(timeout=min(POLL_SECONDS, interval))
-        if event is not None:
-            ws.send(json.dumps(event))
+        frame = subscription.get_frame(timeout=min(POLL_SECONDS, interval))
+        if frame is not None:
+            ws.send(frame)
         # Drain client frames (pings, focus hints) without blocking.
         message = ws.receive(timeout=0)
         if message == "ping":

@@ -1,17 +1,18 @@
 """Webhook-to-websocket latency: many inbox sockets, a steady webhook rate, frames lost.
 
-    .venv/bin/python bench/realtime.py                          # 500 sockets, 40/s, 60 s
-    .venv/bin/python bench/realtime.py --clients 50 --seconds 10 --worker-timeouts 20
+    .venv/bin/python bench/realtime.py                       # 100 then 500 sockets, 40/s, 60 s
+    .venv/bin/python bench/realtime.py --clients 20 --seconds 10
 
 One gunicorn worker process (gthread, production config, one thread per socket plus
 headroom), one `dramatiq whatrack.tasks.worker` process, a throwaway PostgreSQL database and
 Redis namespace (removed at the end). ``--clients`` websockets of one member stay open on
-`/ws`; signed webhooks (one new customer message each, 200 customers round-robin) are
-POSTed at ``--rate`` per second for ``--seconds``. Latency is the time from starting the
-POST to a socket receiving that message's `message.created` frame, over every (socket,
-message) pair; lost = frames expected minus frames received. Baseline, same run: a bare
-Redis PUBLISH to one subscriber thread at the same rate. The whole load runs once per
-``--worker-timeouts`` value (Dramatiq's idle poll cap, `dramatiq_worker_timeout`, in ms).
+`/ws`, all read by one selector thread of the bench; after a 5 s warm-up, signed webhooks
+(one new customer message each, 200 customers round-robin) are POSTed at ``--rate`` per
+second for ``--seconds``. Latency is the time from starting the POST to a socket receiving
+that message's `message.created` frame, over every (socket, message) pair; lost = frames
+expected minus frames received. Baseline, same run: a bare Redis PUBLISH to one subscriber
+thread at the same rate. One run per ``--clients`` value (and per ``--worker-timeouts``
+value, Dramatiq's idle poll cap in ms).
 """
 
 from __future__ import annotations
@@ -266,11 +267,11 @@ def message_ids(db_url: str, wamids: list[str]) -> dict[int, tuple[str, float]]:
 
 
 def one_run(args, env: dict[str, str], children: Children, logdir: Path, secret: str,
-            db_url: str, worker_timeout: int, run: int) -> dict[str, float]:
+            db_url: str, worker_timeout: int, run: int, clients: int) -> dict[str, float]:
     port = _free_port()
     web = children.start(f"web{run}", [
         str(VENV_BIN / "gunicorn"), "-k", "gthread", "-w", "1",
-        "--threads", str(args.clients + 40), "-b", f"127.0.0.1:{port}",
+        "--threads", str(clients + 40), "-b", f"127.0.0.1:{port}",
         "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning", "wsgi:app",
     ], env)
     worker_env = {**env, "dramatiq_worker_timeout": str(worker_timeout)}
@@ -280,7 +281,7 @@ def one_run(args, env: dict[str, str], children: Children, logdir: Path, secret:
     try:
         _wait_http(port, web)
         cookie = session_cookie(port)
-        sockets = Sockets(port, cookie, args.clients)
+        sockets = Sockets(port, cookie, clients)
         sockets.start()
         clients = sockets.clients
         refused = [c.error for c in clients if c.error]
@@ -345,7 +346,8 @@ def report(results: list[dict[str, float]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--clients", default="100,500",
+                        help="open sockets, comma-separated: one run per value")
     parser.add_argument("--rate", type=float, default=40.0, help="webhooks per second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
@@ -360,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-logs", action="store_true", help="keep the log folder")
     args = parser.parse_args(argv)
     timeouts = [int(v) for v in args.worker_timeouts.split(",") if v.strip()]
+    counts = [int(v) for v in args.clients.split(",") if v.strip()]
 
     def _terminate(signum, _frame):
         raise SystemExit(128 + signum)
@@ -380,8 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         created = True
         seed(env)
         print(f"database {db_name}, redis namespace {namespace}, logs {logdir}", flush=True)
-        for run, timeout in enumerate(timeouts):
-            result = one_run(args, env, children, logdir, secret, db_url, timeout, run)
+        plan = [(count, timeout) for count in counts for timeout in timeouts]
+        for run, (count, timeout) in enumerate(plan):
+            result = one_run(args, env, children, logdir, secret, db_url, timeout, run, count)
             print(json.dumps(result), flush=True)
             results.append(result)
         report(results)

@@ -6,7 +6,7 @@
 #
 #   bench/run_all.sh                 # all of it
 #   SKIP=pages,realtime bench/run_all.sh
-#   CLIENTS=100 bench/run_all.sh     # fewer sockets for the realtime bench (default 500)
+#   CLIENTS=100 bench/run_all.sh     # socket counts of the realtime bench (default 100,500)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -32,7 +32,7 @@ bench() {  # name, command...
 
 bench ingest "$PY" bench/ingest.py --json "$OUT/ingest.json"
 bench capi "$PY" bench/capi.py --json "$OUT/capi.json"
-bench realtime "$PY" bench/realtime.py --clients "${CLIENTS:-500}" --json "$OUT/realtime.json"
+bench realtime "$PY" bench/realtime.py --clients "${CLIENTS:-100,500}" --json "$OUT/realtime.json"
 bench pages "$PY" bench/pages.py --json "$OUT/pages.json"
 
 printf ', "load_after": "%s"}\n' "$(load)" >> "$OUT/run.json"

@@ -3,11 +3,11 @@ count reconciled, and the memory of every process flat after warm-up.
 
 ``gunicorn wsgi:app``, ``dramatiq whatrack.tasks.worker`` and ``flask --app wsgi scheduler``
 run as in production, on the suite's database and Redis namespace, with the Graph API fake
-on loopback. Traffic: inbound messages (new and returning customers, some from ads),
-echoes from the WhatsApp Business app, replies through the API, the statuses Meta sends for
-them, and sales. ``RELIABILITY_SOAK_SECONDS`` sets the length (60 s in CI; 300 s is the
-issue's five minutes, docs/reliability.md has a run). Stripe events are not part of it yet
-(docs/reliability.md).
+and the Stripe fake on loopback. Traffic: inbound messages (new and returning customers,
+some from ads), echoes from the WhatsApp Business app, replies through the API, the statuses
+Meta sends for them, sales, and Stripe's subscription and invoice events for the
+organization. ``RELIABILITY_SOAK_SECONDS`` sets the length (60 s in CI; 300 s is the issue's
+five minutes, docs/reliability.md has a run).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import psycopg
 import pytest
 import requests
 
+from tests.fakes import stripe as stripe_fake
 from tests.fixtures_app import bearer
 from tests.fixtures_whatsapp import (
     FIXTURE_DISPLAY,
@@ -49,6 +50,7 @@ SECONDS = float(os.environ.get("RELIABILITY_SOAK_SECONDS", "60"))
 # Growth allowed to a process between the end of warm-up (a third of the run) and the end.
 RSS_GROWTH_LIMIT_KIB = int(os.environ.get("RELIABILITY_RSS_GROWTH_KIB", str(24 * 1024)))
 SEED = 1616
+STRIPE_CUSTOMER, STRIPE_SUBSCRIPTION = "cus_soak", "sub_soak"
 
 
 class Traffic:
@@ -69,6 +71,7 @@ class Traffic:
         self.tickets: list[int] = []
         self.sold: set[int] = set()
         self.statused: dict[str, int] = {}  # accepted wamid -> statuses posted
+        self.stripe_events: list[str] = []  # Stripe event ids answered 200
         self.errors: list[str] = []
         self.n = 0
 
@@ -185,6 +188,26 @@ class Traffic:
             if response.status_code == 201:
                 self.sales.append(response.json()["sale"]["id"])
 
+    def stripe(self) -> None:
+        """The subscription renewing: its update, then the paid invoice, a month further."""
+        n = self.next()
+        period_end = int(time.time()) + 30 * 86400 + n
+        if n % 2:
+            kind, obj = "customer.subscription.updated", stripe_fake.subscription(
+                STRIPE_SUBSCRIPTION, STRIPE_CUSTOMER, "active", period_end)
+        else:
+            kind, obj = "invoice.paid", stripe_fake.invoice(
+                f"in_soak_{n}", STRIPE_CUSTOMER, STRIPE_SUBSCRIPTION, period_end)
+        event_id = f"evt_soak_{n}"
+        body = stripe_fake.event(kind, obj, event_id=event_id)
+        response = self.session().post(f"{self.url}/webhooks/stripe", data=body, timeout=30,
+                                       headers={"Content-Type": "application/json",
+                                                "Stripe-Signature": stripe_fake.sign(body)})
+        with self.lock:
+            self.answers[("stripe", response.status_code)] += 1
+            if response.status_code == 200:
+                self.stripe_events.append(event_id)
+
     def run(self, kind: Any, every: float) -> None:
         while not self.stop.is_set():
             try:
@@ -220,15 +243,19 @@ def drained(pg_url: str) -> dict[str, int] | None:
 
 
 @pytest.fixture
-def soak_org(whatsapp_org, connect_meta):
+def soak_org(whatsapp_org, connect_meta, set_billing):
     connect_meta(whatsapp_org["org_id"])
+    set_billing(whatsapp_org["org_id"], stripe_customer_id=STRIPE_CUSTOMER)
     return whatsapp_org
 
 
 def test_soak_mixed_traffic_reconciles_and_memory_stays_flat(
-        app, pg_url, soak_org, make_api_key, fake_graph):
+        app, pg_url, soak_org, make_api_key, fake_graph, fake_stripe):
     _, key = make_api_key(soak_org["org_id"])
-    env = app_env(WHATRACK_TEST_META_GRAPH_URL=fake_graph.url, META_CAPI_RETRY_BASE="0.2")
+    env = app_env(WHATRACK_TEST_META_GRAPH_URL=fake_graph.url, META_CAPI_RETRY_BASE="0.2",
+                  STRIPE_API_BASE=fake_stripe.url, STRIPE_SECRET_KEY=stripe_fake.SECRET_KEY,
+                  STRIPE_PRICE_ID=stripe_fake.PRICE_ID,
+                  STRIPE_WEBHOOK_SECRET=stripe_fake.WEBHOOK_SECRET)
     port = free_port()
     processes: list[Process] = []
     try:
@@ -239,7 +266,8 @@ def test_soak_mixed_traffic_reconciles_and_memory_stays_flat(
         traffic = Traffic(f"http://127.0.0.1:{port}", app.config["META_APP_SECRET"], key,
                           fake_graph)
         kinds = [(traffic.inbound, 0.25), (traffic.echo, 2.0), (traffic.refresh_tickets, 2.0),
-                 (traffic.reply, 1.0), (traffic.statuses, 0.4), (traffic.sale, 3.0)]
+                 (traffic.reply, 1.0), (traffic.statuses, 0.4), (traffic.sale, 3.0),
+                 (traffic.stripe, 1.5)]
         threads = [threading.Thread(target=traffic.run, args=kind, daemon=True)
                    for kind in kinds]
         samples: dict[str, list[tuple[float, int]]] = defaultdict(list)
@@ -266,7 +294,7 @@ def test_soak_mixed_traffic_reconciles_and_memory_stays_flat(
         wait_for(lambda: drained(pg_url) is None, timeout=120, what="the last statuses")
         memory, grown = measure_memory(samples)
         print("\nRSS per process:\n" + "\n".join(memory))
-        reconcile(pg_url, traffic, fake_graph)
+        reconcile(pg_url, traffic, fake_graph, soak_org["org_id"])
         assert memory, "no memory samples"
         assert not grown, f"memory grew after warm-up: {grown}"
     except BaseException:
@@ -287,16 +315,25 @@ def errors_logged(log: str, context: int = 25) -> str:
     return "\n".join(shown[-400:])
 
 
-def reconcile(pg_url: str, traffic: Traffic, graph) -> None:
+def reconcile(pg_url: str, traffic: Traffic, graph, org_id: int) -> None:
     assert traffic.errors == [], traffic.errors
-    posted = sum(n for (kind, _), n in traffic.answers.items() if kind == "webhook")
-    assert traffic.answers[("webhook", 200)] == posted  # every POST answered 200
+    posted = sum(n for (kind, _), n in traffic.answers.items() if kind in ("webhook", "stripe"))
+    # every POST, Meta's and Stripe's, answered 200
+    assert traffic.answers[("webhook", 200)] + traffic.answers[("stripe", 200)] == posted
     with psycopg.connect(pg_url) as conn:
         stored, processed = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE state = 'processed') FROM webhook_events"
         ).fetchone()
         # sent = stored = processed
         assert posted == stored == processed, (posted, stored, processed)
+
+        # Each Stripe event applied once, to the organization, which ends paying.
+        applied = Counter(e for (e,) in conn.execute(
+            "SELECT stripe_event_id FROM stripe_events WHERE organization_id = %s", (org_id,)))
+        assert set(applied) == set(traffic.stripe_events) and set(applied.values()) <= {1}
+        state = conn.execute("SELECT billing_state FROM organizations WHERE id = %s",
+                             (org_id,)).fetchone()[0]
+        assert not traffic.stripe_events or state == "active", state
 
         wamids = Counter(w for (w,) in conn.execute(
             "SELECT wamid FROM messages WHERE wamid LIKE 'wamid.SOAK.%'"))
@@ -327,6 +364,7 @@ def reconcile(pg_url: str, traffic: Traffic, graph) -> None:
                                "WHERE status NOT IN ('sent', 'skipped', 'failed')").fetchone()[0]
         assert pending == 0
     print(f"\nsoak {SECONDS:.0f} s: {posted} webhooks (all 200, stored, processed), "
+          f"({len(traffic.stripe_events)} from Stripe), "
           f"{len(traffic.wamids)} messages and echoes, {len(replies)} replies "
           f"({len(traffic.read)} read), {len(sales)} sales (Purchase {dict(statuses)})")
 

@@ -58,6 +58,7 @@ from ingest import (
     create_database,
     drop_database,
     flush_redis_namespace,
+    group_cpu,
     percentile,
 )
 
@@ -294,8 +295,11 @@ def one_run(args, env: dict[str, str], children: Children, logdir: Path, secret:
         post_load(port, secret, args.rate, args.warmup_seconds, run + 100)
         time.sleep(1)
         ACK_TIMES.clear()
+        cpu_before = (group_cpu(web.pid), group_cpu(worker.pid))
         sent, wall = post_load(port, secret, args.rate, args.seconds, run)
         acks = list(ACK_TIMES)
+        web_cpu = group_cpu(web.pid) - cpu_before[0]
+        worker_cpu = group_cpu(worker.pid) - cpu_before[1]
         time.sleep(args.settle)
         sockets.close()
         closed = [c.error for c in clients if c.error]
@@ -320,6 +324,11 @@ def one_run(args, env: dict[str, str], children: Children, logdir: Path, secret:
             "lost_frames": expected - received,
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
             "ack_p50_ms": percentile(acks, 50) * 1000, "ack_p99_ms": percentile(acks, 99) * 1000,
+            # Where the CPU went during the load: the web process (intake and fan-out to
+            # every socket) per frame sent, and the worker per message.
+            "web_cpu_per_frame_us": web_cpu / max(received, 1) * 1e6,
+            "web_cpu_share": web_cpu / args.seconds,
+            "worker_cpu_per_message_ms": worker_cpu / max(len(sent), 1) * 1000,
             "stored_p50_ms": percentile(stored, 50) * 1000,
             "stored_p99_ms": percentile(stored, 99) * 1000,
             "baseline_p50_ms": percentile(baseline, 50) * 1000,

@@ -260,6 +260,21 @@ def group_cpu(pgid: int | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process (the server is shared: the bench's
+    database is the only busy one while it runs)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].split(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name.startswith("postgres"):
+            values = fields.split()
+            ticks += int(values[11]) + int(values[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _request_bytes(delivery: Delivery) -> bytes:
     head = ("POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             "Content-Type: application/json\r\n"
@@ -520,6 +535,8 @@ class Run:
     live_stored: int = 0
     drain_stored: int = 0
     drain_seconds: float = 0.0
+    drain_worker_cpu_ms: float = 0.0  # worker CPU per message drained
+    drain_postgres_cpu_ms: float = 0.0  # PostgreSQL CPU per message drained
     ours_sent: int = 0
     stored: int = 0
     duplicates: int = 0
@@ -590,12 +607,16 @@ def bench(args, env, children: Children, logdir: Path, secret: str, db_url: str)
 
             # 3. The worker drains what the paused rounds left behind.
             before = pipeline_state(conn)
+            cpu_before = (group_cpu(worker.pid), postgres_cpu())
             resumed = time.monotonic()
             _signal_group(worker, signal.SIGCONT)
             paused = False
             after, done = wait_processed(conn, start["events"] + sent, args.drain_timeout)
             run.drain_seconds = done - resumed
             run.drain_stored = after["messages"] - before["messages"]
+            drained = max(run.drain_stored, 1)
+            run.drain_worker_cpu_ms = (group_cpu(worker.pid) - cpu_before[0]) / drained * 1e3
+            run.drain_postgres_cpu_ms = (postgres_cpu() - cpu_before[1]) / drained * 1e3
 
             run.ours_sent = sent
             run.stored = after["messages"] - start["messages"]
@@ -657,6 +678,8 @@ def report(args, run: Run) -> bool:
         ]
     rows += [
         ("worker drain, msg/s", f"{drain:.1f}", "", ""),
+        ("drain CPU per message: worker / PostgreSQL (ms)",
+         f"{run.drain_worker_cpu_ms:.2f} / {run.drain_postgres_cpu_ms:.2f}", "", ""),
         ("", "", "", ""),
         ("C. accounting, all our POSTs", "", "", ""),
         ("sent (ACKed 200)", str(run.ours_sent), "", ""),
@@ -686,7 +709,9 @@ def report(args, run: Run) -> bool:
             "ratio": ratio, "pair_ratios": run.pair_ratios,
             "live": {"ack_rps": run.live.rps, "p50_ms": run.live.ms(50),
                      "p99_ms": run.live.ms(99), "e2e_msg_s": e2e},
-            "drain_msg_s": drain, "sent": run.ours_sent, "stored": run.stored,
+            "drain_msg_s": drain, "drain_worker_cpu_ms": run.drain_worker_cpu_ms,
+            "drain_postgres_cpu_ms": run.drain_postgres_cpu_ms, "sent": run.ours_sent,
+            "stored": run.stored,
             "duplicates": run.duplicates, "lost": lost, "missing_wamids": run.missing_wamids,
             "loadavg": os.getloadavg(), "args": vars(args)}, indent=2))
     return all(passed for _n, passed, _v in checks)

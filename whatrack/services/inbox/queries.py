@@ -19,7 +19,7 @@ from whatrack.extensions import db
 from whatrack.models import Contact, Message, Organization, Stage, Ticket, User, utcnow
 from whatrack.models.attribution import TicketTouch
 from whatrack.services.tickets.queries import source_condition
-from whatrack.services.whatsapp.phones import digits
+from whatrack.services.tickets.search import matching_tickets
 
 PAGE_SIZE = 30
 THREAD_PAGE_SIZE = 40
@@ -101,16 +101,6 @@ def _latest_ticket_only():
                            newer.id > Ticket.id)
 
 
-def _search(term: str):
-    like = f"%{term[:80]}%"
-    conditions = [Contact.saved_name.ilike(like), Contact.profile_name.ilike(like),
-                  exists().where(Message.ticket_id == Ticket.id, Message.text.ilike(like))]
-    number = digits(term)
-    if len(number) >= 3:
-        conditions.append(Contact.wa_id.contains(number))
-    return or_(*conditions)
-
-
 def _rows_statement(org: Organization):
     # The newest message by a correlated id lookup (index ticket_id, id), joined back: one
     # statement on PostgreSQL and on the laptop's SQLite alike (which has no LATERAL).
@@ -130,9 +120,26 @@ def _rows_statement(org: Organization):
         .outerjoin(Stage, Stage.id == Ticket.stage_id)
         .outerjoin(User, User.id == Ticket.assignee_id)
         .outerjoin(last, last.id == last_id)
-        .where(Ticket.organization_id == org.id, Ticket.last_message_at.is_not(None),
-               _latest_ticket_only())
+        .where(*_listable(org))
     )
+
+
+def _listable(org: Organization) -> tuple:
+    """The tickets the list shows: each conversation's latest one, once it has a message."""
+    return (Ticket.organization_id == org.id, Ticket.last_message_at.is_not(None),
+            _latest_ticket_only())
+
+
+def _listed(org: Organization, me: User | None, filters: ListFilters, limit: int):
+    """The rows statement for one page, filtered and limited to ``limit + 1`` rows."""
+    if not (filters.q and filters.q.strip()):
+        return _filtered(_rows_statement(org), org, me, filters).limit(limit + 1)
+    # A search picks the page's ticket ids first and joins the row's parts (contact, stage,
+    # assignee, last message) to those only: in one flat query PostgreSQL joined them to
+    # every hit (5,000 for a common first name) before sorting, ~180 ms (D53).
+    page = _filtered(select(Ticket.id).where(*_listable(org)), org, me, filters).correlate(None)
+    return (_rows_statement(org).where(Ticket.id.in_(page.limit(limit + 1)))
+            .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(limit + 1))
 
 
 def _row(result: Any) -> ConversationRow:
@@ -143,8 +150,7 @@ def _row(result: Any) -> ConversationRow:
 def list_conversations(org: Organization, me: User | None, filters: ListFilters,
                        limit: int = PAGE_SIZE) -> ConversationPage:
     """One page of conversations, latest message first; one query whatever the filters."""
-    stmt = _filtered(_rows_statement(org), me, filters)
-    rows = [_row(r) for r in db.session.execute(stmt.limit(limit + 1))]
+    rows = [_row(r) for r in db.session.execute(_listed(org, me, filters, limit))]
     return _page(rows, limit)
 
 
@@ -171,9 +177,8 @@ def first_page(org: Organization, me: User | None, filters: ListFilters,
     of rows; only an empty page needs a second query for them.
     """
     unread, newest = _counter_subqueries(org)
-    stmt = _filtered(_rows_statement(org), me, filters).add_columns(
-        unread, newest, _stages_subquery(org))
-    results = list(db.session.execute(stmt.limit(limit + 1)))
+    stmt = _listed(org, me, filters, limit).add_columns(unread, newest, _stages_subquery(org))
+    results = list(db.session.execute(stmt))
     if not results:
         unread_count, newest_id = counters(org)
         return FirstPage(ConversationPage(rows=[]), unread_count, newest_id,
@@ -213,9 +218,10 @@ def _page(rows: list[ConversationRow], limit: int) -> ConversationPage:
     return page
 
 
-def _filtered(stmt, me: User | None, filters: ListFilters):
+def _filtered(stmt, org: Organization, me: User | None, filters: ListFilters):
     if filters.q and filters.q.strip():
-        stmt = stmt.where(_search(filters.q.strip()))
+        hits = matching_tickets(org.id, filters.q, messages=True)
+        stmt = stmt.where(Ticket.id.in_(select(hits.c.id)))
     if filters.unread:
         stmt = stmt.where(Ticket.unread_count > 0)
     if filters.mine and me is not None:

@@ -9,14 +9,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select, union_all
+from sqlalchemy import Select, and_, func, or_, select, union, union_all
 from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
 from whatrack.models import Organization, Sale, Stage, Ticket, User, utcnow
 from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets.queries import source_condition
-from whatrack.services.tickets.search import matching_tickets
+from whatrack.services.tickets.search import ticket_matches
 from whatrack.services.tickets.stages import active_stages
 
 CLOSED_WINDOW_DAYS = 30
@@ -128,13 +128,14 @@ def _cards(org: Organization, filters: BoardFilters, me: User | None) -> _Cards:
     if not (filters.q and filters.q.strip()):
         return _Cards(_on_board(org, filters, me, Ticket.id), Ticket.id, Ticket.stage_id,
                       _activity())
-    # A search reads the board's matching tickets once into a CTE and splits that into
-    # columns: filtering each of the 2 x stages column subqueries on the hits instead
-    # looked the 5,000 hits of a common first name up 10 times, ~290 ms (D53).
-    matching = matching_tickets(org.id, filters.q, headlines=True)
-    hits = (_on_board(org, filters, me, Ticket.id, Ticket.stage_id,
-                      _activity().label("activity"))
-            .where(Ticket.id.in_(select(matching.c.id))).cte("board_hits"))
+    # A search reads the board's matching tickets once into a CTE, the UNION of one read
+    # per place the term can match (names or number, ad headline), and splits that into
+    # columns: filtering each of the 2 x stages column subqueries on the hits instead looked
+    # the 5,000 hits of a common first name up 10 times, ~290 ms (D53).
+    hits = union(*(_on_board(org, filters, me, Ticket.id, Ticket.stage_id,
+                             _activity().label("activity")).where(condition)
+                   for condition in ticket_matches(org.id, filters.q, headlines=True))
+                 ).cte("board_hits")
     return _Cards(select(hits.c.id), hits.c.id, hits.c.stage_id, hits.c.activity)
 
 

@@ -1,4 +1,4 @@
-"""search trigram indexes: contacts' names and numbers, message text, ad headlines (D53)
+"""search trigram indexes: contacts' names and numbers, message text, ad headlines (D54)
 
 Revision ID: 0018
 Revises: 0017

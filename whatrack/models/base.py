@@ -82,7 +82,7 @@ class TenantMixin:
 
 def trigram_index(name: str, column: str) -> Index:
     """A pg_trgm GIN index: what lets ``ILIKE '%term%'`` (the inbox and Kanban searches)
-    skip the table scan (D53). PostgreSQL only: the laptop's SQLite has no such index and
+    skip the table scan (D54). PostgreSQL only: the laptop's SQLite has no such index and
     scans its small data; migration 0018 skips it there too."""
     return Index(name, column, postgresql_using="gin",
                  postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")

@@ -140,7 +140,7 @@ def _listed(org: Organization, me: User | None, filters: ListFilters, limit: int
     # joined. Each branch is a plain semi-join, so PostgreSQL picks per branch: the trigram
     # index for a rare term (one number: ~10 ms), a walk down ix_tickets_org_last_message
     # that stops at the page for a common one ("semana" in 6% of messages: ~20 ms). One
-    # UNION of every hit instead read all 60,000 of those first (~900 ms) (D53).
+    # UNION of every hit instead read all 60,000 of those first (~900 ms) (D54).
     others = replace(filters, q=None)
     branches = []
     for condition in ticket_matches(org.id, filters.q, messages=True):

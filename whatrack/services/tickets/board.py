@@ -131,7 +131,7 @@ def _cards(org: Organization, filters: BoardFilters, me: User | None) -> _Cards:
     # A search reads the board's matching tickets once into a CTE, the UNION of one read
     # per place the term can match (names or number, ad headline), and splits that into
     # columns: filtering each of the 2 x stages column subqueries on the hits instead looked
-    # the 5,000 hits of a common first name up 10 times, ~290 ms (D53).
+    # the 5,000 hits of a common first name up 10 times, ~290 ms (D54).
     hits = union(*(_on_board(org, filters, me, Ticket.id, Ticket.stage_id,
                              _activity().label("activity")).where(condition)
                    for condition in ticket_matches(org.id, filters.q, headlines=True))

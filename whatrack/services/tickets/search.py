@@ -4,7 +4,7 @@ Each place a term can match (contact names or number, message text, ad headline)
 condition, read through its own trigram index (pg_trgm GIN, migration 0018), and callers
 combine them with a UNION. The earlier single OR across contacts, tickets and an EXISTS over
 messages left PostgreSQL no index to use: it walked every ticket of the organization and its
-messages, ~3 s for one match among 1,000,000 messages (D53).
+messages, ~3 s for one match among 1,000,000 messages (D54).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.fixtures_whatsapp import (
+    SECOND_DISPLAY,
+    SECOND_PHONE_ID,
+    SECOND_WABA,
     load_fixture,
     profile,
     status_item,
@@ -85,6 +88,56 @@ def test_search_by_name_number_and_message_text(three, client, login):
     assert names("11 91111-0002") == ["+55 11 91111-0002"]
     assert names("clareamento") == ["Bruno"]
     assert names("nada disso") == []
+
+
+@pytest.mark.endpoint("inbox.conversations")
+def test_search_reads_only_its_organization_and_takes_numbers_as_typed(
+        three, second_org, post_webhook, worker, client, login):
+    # The other clinic has a customer with the same name, a number sharing digits with Ana's
+    # and the same words: none of it may show up in this organization's search.
+    post_webhook(webhook_body(
+        messages=[text_message("5511911110009", "wamid.other1", NOW, "Quero marcar limpeza")],
+        contacts=[profile("5511911110009", "Ana")], phone_number_id=SECOND_PHONE_ID,
+        display=SECOND_DISPLAY, waba_id=SECOND_WABA))
+    worker.drain()
+    login(three["email"])
+
+    def names(q):
+        rows = client.get("/dashboard/whatsapp/inbox/conversations", query_string={"q": q},
+                          headers=JSON).get_json()["data"]
+        return [row["contact"]["name"] for row in rows]
+
+    assert names("Ana") == ["Ana"]
+    assert names("marcar limpeza") == ["Ana"]
+    assert names("911110009") == []
+    assert names("+55 (11) 91111-0001") == ["Ana"]
+    assert names("9111100") == ["Bruno", "+55 11 91111-0002", "Ana"]  # part of each number
+    # LIKE's wildcards are plain characters in a search, not "anything".
+    assert names("%") == [] and names("_") == []
+
+
+def test_search_pages_with_the_cursor_and_keeps_other_filters(whatsapp_org, db):
+    from whatrack.models import Contact, Organization, Ticket
+
+    _bulk_conversations(db, whatsapp_org, 7)
+    seen, cursor = [], None
+    with bind_org(whatsapp_org["org_id"]):
+        org = db.session.get(Organization, whatsapp_org["org_id"])
+        while True:
+            page = queries.list_conversations(
+                org, None, queries.ListFilters(q="pessoa", cursor=cursor), limit=3)
+            seen += [row.contact.profile_name for row in page.rows]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == [f"Pessoa {i}" for i in range(7)]  # newest first, each once
+        db.session.scalars(select(Ticket).join(Contact).where(
+            Contact.profile_name == "Pessoa 2")).one().unread_count = 0
+        db.session.commit()
+        unread = queries.list_conversations(org, None, queries.ListFilters(q="pessoa",
+                                                                           unread=True))
+    assert [row.contact.profile_name for row in unread.rows] == [
+        f"Pessoa {i}" for i in range(7) if i != 2]
 
 
 @pytest.mark.endpoint("inbox.conversations")

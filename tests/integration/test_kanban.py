@@ -213,6 +213,58 @@ def test_board_first_page_is_six_queries_whatever_the_number_of_tickets_and_page
         assert response.status_code == 200, (bad, response.status_code)
 
 
+@pytest.mark.endpoint("tickets.board_view", "tickets.column_page")
+def test_search_finds_by_name_number_and_headline_in_six_queries_and_only_here(
+        whatsapp_org, second_org, ticket_id, client, client_as, login, db):
+    from whatrack.services.tickets.board import COLUMN_PAGE
+
+    # The other organization has a Carlos too, on a number sharing the last digits.
+    with bind_org(second_org["org_id"]):
+        from whatrack.models import Contact, Ticket, utcnow
+
+        stage = _stage(db, second_org["org_id"], "open")
+        contact = Contact(organization_id=second_org["org_id"], wa_id="5511998765432",
+                          profile_name="Carlos Pereira")
+        db.session.add(contact)
+        db.session.flush()
+        db.session.add(Ticket(organization_id=second_org["org_id"], contact_id=contact.id,
+                              whatsapp_account_id=second_org["account_id"], stage_id=stage.id,
+                              last_message_at=utcnow(), ad_headline="Clareamento dental"))
+        db.session.commit()
+    _make_tickets(db, whatsapp_org["org_id"], whatsapp_org["account_id"], 30)
+    login(whatsapp_org["email"])
+    client.get("/dashboard/tickets")  # warm-up: session, babel, template cache
+
+    def cards(q):
+        count, page = _count_queries(db, lambda: client.get("/dashboard/tickets",
+                                                            query_string={"q": q}))
+        assert page.status_code == 200 and count <= 6, count
+        return re.findall(r'data-ticket-id="(\d+)"', page.get_data(as_text=True))
+
+    mine = [str(ticket_id)]
+    assert cards("carlos") == mine
+    assert cards("(21) 99876-5432") == mine
+    assert cards("dental em 1") == mine
+    assert cards("98765432") == mine  # not the other organization's ...98765432
+    # "Show more" pages the search's column: the 30 "Cliente" cards, each once.
+    first = client.get("/dashboard/tickets", query_string={"q": "cliente"})
+    first_html = first.get_data(as_text=True)
+    seen = re.findall(r'data-ticket-id="(\d+)"', first_html)
+    assert len(seen) == COLUMN_PAGE
+    url = html.unescape(re.search(r'data-more-url="([^"]+)"', first_html).group(1))
+    assert "q=cliente" in url
+    while url:
+        page = client.get(url, headers={"Accept": "application/json"}).get_json()
+        seen += re.findall(r'data-ticket-id="(\d+)"', page["html"])
+        cursor = page["next_cursor"]
+        url = re.sub(r"after=[^&]+", f"after={cursor}", url) if cursor else None
+    assert len(seen) == len(set(seen)) == 30
+    other_org = client_as(second_org["email"])
+    theirs = re.findall(r'data-ticket-id="(\d+)"', other_org.get(
+        "/dashboard/tickets", query_string={"q": "carlos"}).get_data(as_text=True))
+    assert len(theirs) == 1 and theirs != mine
+
+
 @pytest.mark.endpoint("tickets.cancel_sale")
 def test_admin_cancels_a_sale_from_the_panel_and_agents_cannot(
         whatsapp_org, ticket_id, client, login, client_as, db, app):

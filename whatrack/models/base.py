@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import DateTime, ForeignKey, Integer, select
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -79,6 +79,14 @@ class TenantMixin:
         if row is None:
             raise NotFound()
         return row
+
+
+def trigram_index(name: str, column: str) -> Index:
+    """A pg_trgm GIN index: what lets ``ILIKE '%term%'`` (the inbox and Kanban searches)
+    skip the table scan (D54). PostgreSQL only: the laptop's SQLite has no such index and
+    scans its small data; migration 0018 skips it there too."""
+    return Index(name, column, postgresql_using="gin",
+                 postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 def dialect_insert(model: Any) -> Any:

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from whatrack.extensions import db
-from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
+from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, trigram_index
 
 if TYPE_CHECKING:
     from whatrack.models.tracking import MetaAd, TrackingLink
@@ -59,6 +59,8 @@ class Ticket(TenantMixin, TimestampMixin, db.Model):
         # The inbox's unread counter and "unread" filter read only these rows (D47).
         Index("ix_tickets_org_unread", "organization_id", "last_message_at", "id",
               postgresql_where=text("unread_count > 0"), sqlite_where=text("unread_count > 0")),
+        # The Kanban's search by ad headline (services/tickets/search.py).
+        trigram_index("ix_tickets_ad_headline_trgm", "ad_headline"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

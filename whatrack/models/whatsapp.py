@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from whatrack.crypto import encrypted_attribute
 from whatrack.extensions import db
-from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime
+from whatrack.models.base import TenantMixin, TimestampMixin, UTCDateTime, trigram_index
 
 if TYPE_CHECKING:
     from whatrack.models.tickets import Ticket
@@ -79,7 +79,13 @@ class Contact(TenantMixin, TimestampMixin, db.Model):
     """A customer, keyed by the canonical (13-digit for BR mobiles) WhatsApp id."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("organization_id", "wa_id"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "wa_id"),
+        # Searches by name or any part of the number (services/tickets/search.py).
+        trigram_index("ix_contacts_wa_id_trgm", "wa_id"),
+        trigram_index("ix_contacts_profile_name_trgm", "profile_name"),
+        trigram_index("ix_contacts_saved_name_trgm", "saved_name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     wa_id: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -109,6 +115,8 @@ class Message(TenantMixin, TimestampMixin, db.Model):
         Index("ix_messages_org_id", "organization_id", "id"),
         # The unconfirmed-send sweeper's scan; NULL (every message we did not send) dominates.
         Index("ix_messages_send_state", "send_state", "send_state_at"),
+        # The inbox's search by message text (services/tickets/search.py).
+        trigram_index("ix_messages_text_trgm", "text"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

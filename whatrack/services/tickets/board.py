@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import Select, and_, func, or_, select, union, union_all
 from sqlalchemy.orm import joinedload
 
 from whatrack.extensions import db
-from whatrack.models import Contact, Organization, Sale, Stage, Ticket, User, utcnow
+from whatrack.models import Organization, Sale, Stage, Ticket, User, utcnow
 from whatrack.services.copilot import queries as copilot_queries
 from whatrack.services.tickets.queries import source_condition
+from whatrack.services.tickets.search import ticket_matches
 from whatrack.services.tickets.stages import active_stages
 
 CLOSED_WINDOW_DAYS = 30
@@ -80,11 +81,6 @@ def _filtered(stmt, org: Organization, filters: BoardFilters, me: User | None):
         stmt = stmt.where(Ticket.created_at >= local_day_bounds(org, filters.date_from))
     if filters.date_to:
         stmt = stmt.where(Ticket.created_at < local_day_bounds(org, filters.date_to, end=True))
-    if filters.q:
-        term = f"%{filters.q.strip()[:80]}%"
-        stmt = stmt.join(Contact, Contact.id == Ticket.contact_id).where(or_(
-            Contact.profile_name.ilike(term), Contact.saved_name.ilike(term),
-            Contact.wa_id.ilike(term), Ticket.ad_headline.ilike(term)))
     return stmt
 
 
@@ -108,14 +104,39 @@ def _activity():
     return func.coalesce(Ticket.last_message_at, Ticket.created_at)
 
 
-def _on_board(org: Organization, filters: BoardFilters, me: User | None, what):
+def _on_board(org: Organization, filters: BoardFilters, me: User | None, *what):
     """``what`` over the tickets the board shows: open ones, and won/lost ones closed in
     the last 30 days."""
     closed_since = utcnow() - timedelta(days=CLOSED_WINDOW_DAYS)
-    stmt = (select(what)
+    stmt = (select(*what)
             .where(Ticket.organization_id == org.id, Ticket.imported.is_(False))
             .where(or_(Ticket.closed_at.is_(None), Ticket.closed_at >= closed_since)))
     return _filtered(stmt, org, filters, me)
+
+
+@dataclass(frozen=True)
+class _Cards:
+    """Where the columns read their cards from: the ids with the board's filters applied,
+    and the columns to split, order and page them by."""
+    ids: Select
+    id: Any
+    stage_id: Any
+    activity: Any
+
+
+def _cards(org: Organization, filters: BoardFilters, me: User | None) -> _Cards:
+    if not (filters.q and filters.q.strip()):
+        return _Cards(_on_board(org, filters, me, Ticket.id), Ticket.id, Ticket.stage_id,
+                      _activity())
+    # A search reads the board's matching tickets once into a CTE, the UNION of one read
+    # per place the term can match (names or number, ad headline), and splits that into
+    # columns: filtering each of the 2 x stages column subqueries on the hits instead looked
+    # the 5,000 hits of a common first name up 10 times, ~290 ms (D54).
+    hits = union(*(_on_board(org, filters, me, Ticket.id, Ticket.stage_id,
+                             _activity().label("activity")).where(condition)
+                   for condition in ticket_matches(org.id, filters.q, headlines=True))
+                 ).cte("board_hits")
+    return _Cards(select(hits.c.id), hits.c.id, hits.c.stage_id, hits.c.activity)
 
 
 def encode_cursor(ticket: Ticket) -> str:
@@ -133,25 +154,24 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
     return (moment, ticket_id) if 0 < ticket_id < 2**63 else None  # a bigint, or nothing
 
 
-def _column_ids(org: Organization, filters: BoardFilters, me: User | None, stage: Stage,
-                after: tuple[datetime, int] | None):
+def _column_ids(cards: _Cards, stage: Stage, after: tuple[datetime, int] | None):
     """The ids of one column's next page (one more than shown: is there a next page?)."""
-    stmt = _on_board(org, filters, me, Ticket.id).where(Ticket.stage_id == stage.id)
+    stmt = cards.ids.where(cards.stage_id == stage.id)
     if after is not None:
         moment, ident = after
-        stmt = stmt.where(or_(_activity() < moment, and_(_activity() == moment,
-                                                         Ticket.id < ident)))
+        stmt = stmt.where(or_(cards.activity < moment, and_(cards.activity == moment,
+                                                            cards.id < ident)))
     # Wrapped: SQLite refuses a LIMIT inside a bare UNION member.
-    page = stmt.order_by(_activity().desc(), Ticket.id.desc()).limit(COLUMN_PAGE + 1)
+    page = stmt.order_by(cards.activity.desc(), cards.id.desc()).limit(COLUMN_PAGE + 1)
     wrapped = page.subquery()
     return select(wrapped.c.id)
 
 
-def _column_count(org: Organization, filters: BoardFilters, me: User | None, stage: Stage):
+def _column_count(cards: _Cards, stage: Stage):
     # In the index's order: the planner walks the column's end of ix_tickets_board_column
     # and stops at the cap instead of filtering the whole table.
-    capped = (_on_board(org, filters, me, Ticket.id).where(Ticket.stage_id == stage.id)
-              .order_by(_activity().desc(), Ticket.id.desc()).limit(COUNT_CAP))
+    capped = (cards.ids.where(cards.stage_id == stage.id)
+              .order_by(cards.activity.desc(), cards.id.desc()).limit(COUNT_CAP))
     return (select(func.count()).select_from(capped.subquery())
             .scalar_subquery().label(f"total_{stage.id}"))
 
@@ -169,9 +189,10 @@ def _pages(org: Organization, stages: list[Stage], filters: BoardFilters, me: Us
                   Sale.status == "approved", Sale.cancelled_at.is_(None),
                   Sale.currency == org.currency)
            .correlate(Ticket).scalar_subquery())
-    ids = union_all(*(_column_ids(org, filters, me, s, after) for s in stages))
+    cards = _cards(org, filters, me)
+    ids = union_all(*(_column_ids(cards, s, after) for s in stages))
     stmt = (
-        select(Ticket, proposals, won, *(_column_count(org, filters, me, s) for s in stages))
+        select(Ticket, proposals, won, *(_column_count(cards, s) for s in stages))
         .options(joinedload(Ticket.contact), joinedload(Ticket.assignee),
                  joinedload(Ticket.tracking_link), joinedload(Ticket.ad))
         .where(Ticket.organization_id == org.id, Ticket.id.in_(ids))

@@ -131,31 +131,36 @@ def test_partner_removed_marks_the_number_disconnected(whatsapp_org, post_webhoo
     assert "badge-red" in page
 
 
-def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
-    """Pins the worker's round trips: a regression here is throughput lost on every message."""
+def _statements(db, work) -> list[str]:
+    """The first word of every SQL statement ``work()`` sends."""
     from sqlalchemy import event as sa_event
-
-    from tests.fixtures_whatsapp import profile, text_message, webhook_body
-    from whatrack.models import WebhookEvent
-    from whatrack.services.webhooks.store import store_webhook
-    from whatrack.tasks.webhooks import process_webhook_event
 
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
         statements.append(statement.split(None, 1)[0])
 
+    sa_event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        work()
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", count)
+    db.session.remove()
+    return statements
+
+
+def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
+    """Pins the worker's round trips: a regression here is throughput lost on every message."""
+    from tests.fixtures_whatsapp import profile, text_message, webhook_body
+    from whatrack.models import WebhookEvent
+    from whatrack.services.webhooks.store import store_webhook
+    from whatrack.tasks.webhooks import process_webhook_event
+
     def process(body: dict) -> list[str]:
         event_id = store_webhook(db.engine, json.dumps(body).encode())
-        statements.clear()
-        sa_event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            process_webhook_event.fn(event_id)
-        finally:
-            sa_event.remove(db.engine, "before_cursor_execute", count)
-        db.session.remove()
+        statements = _statements(db, lambda: process_webhook_event.fn(event_id))
         assert db.session.get(WebhookEvent, event_id).state == "processed"
-        return list(statements)
+        return statements
 
     def say(wamid: str, text: str) -> dict:
         return webhook_body(contacts=[profile("5511988887777", "Ana")],
@@ -175,29 +180,17 @@ def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
 def test_a_batch_shares_its_lookups_and_its_commit(whatsapp_org, db):
     """A hand-off's deliveries are applied in one transaction: the event lock, routing,
     organization and entry stage are read once for the batch, not once per delivery."""
-    from sqlalchemy import event as sa_event
-
     from tests.fixtures_whatsapp import profile, text_message, webhook_body
     from whatrack.models import Message, WebhookEvent
     from whatrack.services.webhooks.store import store_webhook
     from whatrack.tasks.webhooks import process_webhook_events
-
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement.split(None, 1)[0])
 
     bodies = [webhook_body(contacts=[profile(f"55119888{n:05d}", f"Cliente {n}")],
                            messages=[text_message(f"55119888{n:05d}", f"wamid.BATCH.{n}",
                                                   1_760_000_000 + n, "Oi")])
               for n in range(10)]
     ids = [store_webhook(db.engine, json.dumps(body).encode()) for body in bodies]
-    sa_event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        process_webhook_events.fn(ids)
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", count)
-    db.session.remove()
+    statements = _statements(db, lambda: process_webhook_events.fn(ids))
     assert {db.session.get(WebhookEvent, i).state for i in ids} == {"processed"}
     assert len(_all(db, Message)) == 10
     # 5 before the deliveries (event lock, conversation locks, routing, organization, entry

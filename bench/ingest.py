@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -258,6 +260,24 @@ def group_cpu(pgid: int | None) -> float:
         if int(fields[2]) == pgid:  # fields[0] is the state: pgrp is field 5 of stat
             ticks += int(fields[11]) + int(fields[12])  # utime + stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def in_process_app(prefix: str, redis_url: str) -> Iterator[str]:
+    """A seeded throwaway database and Redis namespace for an in-process profile; yields the
+    app secret. The environment is set before whatrack is imported (the broker reads it)."""
+    token = secrets.token_hex(4)
+    db_name, namespace = f"whatrack_{prefix}_{token}", f"whatrack-{prefix}-{token}"
+    secret = "s" * 32
+    env = app_env(db_name, argparse.Namespace(redis_url=redis_url), namespace, secret)
+    create_database(db_name)
+    try:
+        seed(env)
+        os.environ.update(env)
+        yield secret
+    finally:
+        drop_database(db_name)
+        flush_redis_namespace(redis_url, namespace)
 
 
 def postgres_cpu() -> float:

@@ -15,7 +15,6 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -31,17 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args(argv)
 
-    token = secrets.token_hex(4)
-    db_name, namespace, secret = f"whatrack_prof_{token}", f"whatrack-prof-{token}", "s" * 32
-    env = ingest.app_env(db_name, argparse.Namespace(redis_url=args.redis_url), namespace, secret)
-    ingest.create_database(db_name)
-    try:
-        ingest.seed(env)
-        os.environ.update(env)  # before whatrack is imported: the broker reads it at import
+    with ingest.in_process_app("prof", args.redis_url) as secret:
         return profile(args, secret)
-    finally:
-        ingest.drop_database(db_name)
-        ingest.flush_redis_namespace(args.redis_url, namespace)
 
 
 def profile(args: argparse.Namespace, secret: str) -> int:

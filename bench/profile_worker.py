@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -34,17 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args(argv)
 
-    token = secrets.token_hex(4)
-    db_name, namespace, secret = f"whatrack_profw_{token}", f"whatrack-profw-{token}", "s" * 32
-    env = ingest.app_env(db_name, argparse.Namespace(redis_url=args.redis_url), namespace, secret)
-    ingest.create_database(db_name)
-    try:
-        ingest.seed(env)
-        os.environ.update(env)  # before whatrack is imported: the broker reads it at import
+    with ingest.in_process_app("profw", args.redis_url) as secret:
         return profile(args, secret)
-    finally:
-        ingest.drop_database(db_name)
-        ingest.flush_redis_namespace(args.redis_url, namespace)
 
 
 def _store(engine, deliveries) -> list[int]:

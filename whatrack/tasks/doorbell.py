@@ -47,7 +47,10 @@ class DoorbellRedisBroker(RedisBroker):
         return message
 
     def wait_for_ring(self, queue_name: str, seconds: float) -> None:
-        self.client.blpop([self.doorbell(queue_name)], timeout=seconds)
+        try:
+            self.client.blpop([self.doorbell(queue_name)], timeout=seconds)
+        except redis.TimeoutError:
+            pass  # a socket_timeout shorter than the wait (REDIS_URL option): just poll again
 
 
 class _DoorbellConsumer(_RedisConsumer):

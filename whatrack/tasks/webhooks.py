@@ -85,7 +85,7 @@ def _process_together(event_ids: list[int]) -> bool:
     """Every delivery of a hand-off in one transaction; False (nothing kept) if one fails.
 
     One commit, one event lock and one routing query for the batch instead of one each per
-    delivery: a burst is drained several times faster (bench/README.md, worker). Deliveries
+    delivery: a burst drains faster (bench/README.md, "Worker throughput"). Deliveries
     are independent rows, so applying them together changes no result, only how long the
     batch's row locks are held; a deadlock with another worker is one of the failures that
     sends the batch down the one-by-one path.

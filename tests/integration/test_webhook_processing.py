@@ -168,13 +168,13 @@ def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
 
     first = process(say("wamid.COUNT.1", "Oi"))
     again = process(say("wamid.COUNT.2", "Tudo bem?"))
-    # Event lock, conversation lock, routing, organization, contact upsert, duplicate check,
-    # open ticket, entry stage, ticket insert (touched by its first message), message insert,
-    # copilot review due (one upsert), route, event update. An inbound message has no early
-    # statuses.
-    assert len(first) == 13, first
+    # Event lock, conversation lock, routing (with the organization), contact upsert,
+    # duplicate check, open ticket, entry stage, ticket insert (touched by its first message),
+    # message insert, copilot review due (one upsert), route, event update. An inbound
+    # message has no early statuses.
+    assert len(first) == 12, first
     # The open ticket is found: no stage lookup, no insert, but the ticket's touch.
-    assert len(again) == 12, again
+    assert len(again) == 11, again
 
 
 def test_a_batch_shares_its_lookups_and_its_commit(whatsapp_org, db):
@@ -193,7 +193,8 @@ def test_a_batch_shares_its_lookups_and_its_commit(whatsapp_org, db):
     statements = _statements(db, lambda: process_webhook_events.fn(ids))
     assert {db.session.get(WebhookEvent, i).state for i in ids} == {"processed"}
     assert len(_all(db, Message)) == 10
-    # 5 before the deliveries (event lock, conversation locks, routing, organization, entry
-    # stage), 6 per delivery (contact, duplicate check, open ticket, ticket, message, copilot
-    # review), 2 after them (every route in one statement, the events in one executemany).
-    assert len(statements) == 5 + 6 * 10 + 2, statements
+    # 4 before the deliveries (event lock, conversation locks, routing with the organization,
+    # entry stage), 6 per delivery (contact, duplicate check, open ticket, ticket, message,
+    # copilot review), 2 after them (every route in one statement, the events in one
+    # executemany).
+    assert len(statements) == 4 + 6 * 10 + 2, statements

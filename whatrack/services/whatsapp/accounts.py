@@ -6,6 +6,7 @@ import logging
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from whatrack.errors import ConflictError, ValidationError
 from whatrack.extensions import db
@@ -95,6 +96,8 @@ def _accounts_by_phone_number_id(phone_number_ids: set[str]) -> dict[str, WhatsA
     with unscoped():
         rows = db.session.scalars(
             select(WhatsAppAccount).where(WhatsAppAccount.phone_number_id.in_(phone_number_ids))
+            # The organizations come along: the delivery needs each account's next.
+            .options(joinedload(WhatsAppAccount.organization))
         )
         return {row.phone_number_id: row for row in rows}
 

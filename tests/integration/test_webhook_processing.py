@@ -170,7 +170,7 @@ def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):
     again = process(say("wamid.COUNT.2", "Tudo bem?"))
     # Event lock, conversation lock, routing (with the organization), contact upsert,
     # duplicate check, open ticket, entry stage, ticket insert (touched by its first message),
-    # message insert, copilot review due (one upsert), route, event update. An inbound
+    # message insert, route, copilot review due (one upsert), event update. An inbound
     # message has no early statuses.
     assert len(first) == 12, first
     # The open ticket is found: no stage lookup, no insert, but the ticket's touch.
@@ -194,7 +194,7 @@ def test_a_batch_shares_its_lookups_and_its_commit(whatsapp_org, db):
     assert {db.session.get(WebhookEvent, i).state for i in ids} == {"processed"}
     assert len(_all(db, Message)) == 10
     # 4 before the deliveries (event lock, conversation locks, routing with the organization,
-    # entry stage), 6 per delivery (contact, duplicate check, open ticket, ticket, message,
-    # copilot review), 2 after them (every route in one statement, the events in one
-    # executemany).
-    assert len(statements) == 4 + 6 * 10 + 2, statements
+    # entry stage), 5 per delivery (contact, duplicate check, open ticket, ticket, message),
+    # 3 after them (every route in one statement, every copilot review in one, the events in
+    # one executemany).
+    assert len(statements) == 4 + 5 * 10 + 3, statements

@@ -10,6 +10,7 @@ It never writes to the customer: the only thing it creates is a proposed sale.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,21 +44,29 @@ def debounce_seconds() -> int:
 
 
 def schedule_review(org: Organization, ticket: Ticket) -> None:
-    """After a new message on ``ticket``: read it once the conversation is quiet.
+    """After a new message on ``ticket``: read it once the conversation is quiet."""
+    schedule_reviews([(org.id, ticket.id)])
 
-    One statement on the webhook path: whether the organization switched the copilot off
-    is checked when the review runs, not here.
+
+def schedule_reviews(tickets: Iterable[tuple[int, int]]) -> None:
+    """``schedule_review`` for (organization id, ticket id) pairs, in one statement.
+
+    One statement on the webhook path, for a whole batch of deliveries: whether the
+    organization switched the copilot off is checked when the review runs, not here.
     """
-    due = utcnow() + timedelta(seconds=debounce_seconds())
+    now = utcnow()
+    due = now + timedelta(seconds=debounce_seconds())
+    rows = [{"organization_id": org_id, "ticket_id": ticket_id, "last_message_id": 0,
+             "due_at": due, "created_at": now} for org_id, ticket_id in sorted(set(tickets))]
+    if not rows:
+        return
 
     def build() -> Any:
         stmt = dialect_insert(CopilotReview)
         return stmt.on_conflict_do_update(index_elements=["ticket_id"],
                                           set_={"due_at": stmt.excluded.due_at})
 
-    db.session.execute(reusable_statement("copilot_review_due", build), {
-        "organization_id": org.id, "ticket_id": ticket.id, "last_message_id": 0,
-        "due_at": due, "created_at": utcnow()})
+    db.session.execute(reusable_statement("copilot_review_due", build), rows)
 
 
 def claim_due_reviews(now: datetime | None = None, limit: int = CLAIM_BATCH

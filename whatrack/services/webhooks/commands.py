@@ -118,6 +118,9 @@ class Outcome(Counts):
     unroutable: set[str] = field(default_factory=set)
     orgs: set[int] = field(default_factory=set)
     malformed: str | None = None  # why the body could not be read at all
+    # (organization id, ticket id) whose copilot review a new message pushes back; written
+    # with the outcome, one statement for a whole batch.
+    reviews: set[tuple[int, int]] = field(default_factory=set)
     # Each organization's share: what its webhook view shows (never the others' entries).
     per_org: dict[int, Counts] = field(default_factory=lambda: defaultdict(Counts))
 
@@ -203,7 +206,7 @@ def _process_group(org: Organization, account: WhatsAppAccount,
                 continue
             outcome.messages += 1
             mine.messages += 1
-            _after_message(org, received)
+            _after_message(org, received, outcome)
         else:
             outcome.statuses += 1
             mine.statuses += 1
@@ -214,7 +217,7 @@ def _process_group(org: Organization, account: WhatsAppAccount,
                     "status": message.status})
 
 
-def _after_message(org: Organization, received: inbox.Received) -> None:
+def _after_message(org: Organization, received: inbox.Received, outcome: Outcome) -> None:
     message = received.message
     if message.media_state == "pending":
         queue.enqueue_after_commit("fetch_media", org.id, message.id)
@@ -222,7 +225,7 @@ def _after_message(org: Organization, received: inbox.Received) -> None:
         "ticket_id": received.ticket.id, "message_id": message.id,
         "direction": message.direction, "ticket_created": received.ticket_created})
     if not message.is_history:  # imported history is not a conversation happening now
-        copilot_review.schedule_review(org, received.ticket)
+        outcome.reviews.add((org.id, received.ticket.id))
 
 
 def process_event(event: WebhookEvent, only_org_id: int | None = None) -> Outcome:
@@ -295,6 +298,8 @@ def record_outcomes(results: list[tuple[WebhookEvent, Outcome]]) -> None:
     """
     _record_routes([(event.id, org_id, outcome.per_org[org_id].text())
                     for event, outcome in results for org_id in sorted(outcome.orgs)])
+    copilot_review.schedule_reviews(pair for _event, outcome in results
+                                    for pair in outcome.reviews)
     now = utcnow()
     for event, outcome in results:
         event.attempts += 1
@@ -320,6 +325,7 @@ def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
         db.session.flush()
     _route_others(parsed, phone_routes, outcome, only_org_id=org_id)
     _record_routes([(event.id, org_id, outcome.per_org[org_id].text())])
+    copilot_review.schedule_reviews(outcome.reviews)
     # A delivery parked as unroutable stops being so once every number in it has an owner
     # (this organization just attached the last one): the platform's list forgets it.
     if event.state == "unroutable" and set(all_routes) >= parsed.phone_number_ids():

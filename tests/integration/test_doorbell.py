@@ -25,8 +25,8 @@ def test_an_idle_worker_wakes_on_enqueue_not_on_its_next_poll(app):
 
     assert isinstance(broker, DoorbellRedisBroker)  # the tests' broker is the Redis one
     ring = dramatiq.actor(_ring, queue_name=QUEUE, max_retries=0, actor_name="doorbell_ring")
-    # A 5 s poll cap: without the doorbell, an idle consumer sleeps up to that long.
-    worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=1, worker_timeout=5000)
+    # A 2 s poll cap: without the doorbell, an idle consumer sleeps up to that long.
+    worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=1, worker_timeout=2000)
     worker.start()
     try:
         for _ in range(3):
@@ -38,3 +38,4 @@ def test_an_idle_worker_wakes_on_enqueue_not_on_its_next_poll(app):
     finally:
         stop_worker(broker, worker)
         broker.flush(QUEUE)
+

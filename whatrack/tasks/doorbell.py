@@ -15,7 +15,6 @@ Dramatiq's queue, and a consumer fetches whatever is there whenever it wakes. De
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import redis
@@ -25,7 +24,6 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
 TOKENS_KEPT = 16  # tokens beyond this would only wake consumers that are awake already
-BUSY_WAIT = 0.002  # seconds between ack hand-overs while every prefetched message is taken
 
 
 class DoorbellRedisBroker(RedisBroker):
@@ -56,14 +54,11 @@ class DoorbellRedisBroker(RedisBroker):
 class _DoorbellConsumer(_RedisConsumer):
     def __next__(self) -> Any:
         waits_by_time = self.queue_name == dq_name(q_name(self.queue_name))
-        if self.message_cache or waits_by_time:
+        if (self.message_cache or waits_by_time
+                or self.outstanding_message_count >= self.prefetch):
+            # A full prefetch keeps Dramatiq's short backoff: its miss count restarts with
+            # every message taken, so it sleeps ~5-10 ms there, not up to worker_timeout.
             return super().__next__()
-        if self.outstanding_message_count >= self.prefetch:
-            # Every message it may hold is taken: Dramatiq would sleep its growing backoff
-            # (up to worker_timeout) before handing over the acks of finished messages and
-            # fetching more, leaving threads idle in a burst (bench/ingest.py's drain).
-            time.sleep(BUSY_WAIT)
-            return None
         try:
             self.message_cache = self.broker.do_fetch(
                 self.queue_name, self.prefetch - self.outstanding_message_count)

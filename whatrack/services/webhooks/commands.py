@@ -90,6 +90,12 @@ def lock_conversations(events: list[WebhookEvent]) -> None:
             keys |= _conversation_keys(_parsed(event))
         except MalformedPayload:
             continue  # recorded as failed when processed; it writes no conversation
+    _lock_keys(keys)
+
+
+def _lock_keys(keys: set[str]) -> None:
+    if not keys or db.session.get_bind().dialect.name != "postgresql":
+        return
     held: set[str] = remembered("conversation_locks", set)
     todo = sorted(keys - held)
     if todo:
@@ -163,11 +169,11 @@ def _route_others(parsed: ParsedWebhook, phone_routes: dict[str, WhatsAppAccount
             outcome.orgs.add(account.organization_id)
             outcome.per_org[account.organization_id].others += 1
             if isinstance(other, ContactBookChange):
-                org = _organization(account.organization_id)
+                org = account.organization
                 with bind_org(org):
                     inbox.apply_contact_book_change(org, other)
             elif _field(other) == "automatic_events":
-                org = _organization(account.organization_id)
+                org = account.organization
                 with bind_org(org):
                     meta_events.receive_automatic_events(org, other)
                     db.session.flush()
@@ -184,10 +190,6 @@ def _only(routes: dict[str, WhatsAppAccount], org_id: int | None) -> dict[str, W
     if org_id is None:
         return routes
     return {key: account for key, account in routes.items() if account.organization_id == org_id}
-def _organization(org_id: int) -> Organization:
-    # Remembered for a batch: the session's identity map is weak, so the organization of
-    # the previous delivery is often gone and ``get`` would query it again.
-    return remembered(("organization", org_id), lambda: db.session.get(Organization, org_id))
 
 
 def _field(other: object) -> str | None:
@@ -273,13 +275,13 @@ def _apply_event(event: WebhookEvent) -> Outcome:
         outcome.malformed = exc.reason
         log.warning("webhook %s is malformed: %s", event.id, exc.reason)
         return outcome
-    lock_conversations([event])
+    _lock_keys(_conversation_keys(parsed))  # held already when the batch locked them
     # One routing query for every number in the delivery, messages and others alike.
     phone_routes = accounts_by_phone_number_id(parsed.phone_number_ids())
     accounts, groups = _group_by_account(parsed, phone_routes, outcome)
     for account_id, items in groups.items():
         account = accounts[account_id]
-        org = _organization(account.organization_id)
+        org = account.organization  # loaded with the routing query
         with bind_org(org):
             _process_group(org, account, items, outcome)
             db.session.flush()  # while bound, so the tenancy flush check sees this org
@@ -318,7 +320,7 @@ def _process_for_org(event: WebhookEvent, org_id: int) -> Outcome:
     all_routes = accounts_by_phone_number_id(parsed.phone_number_ids())
     phone_routes = _only(all_routes, org_id)
     accounts, groups = _group_by_account(parsed, phone_routes, outcome)
-    org = _organization(org_id)
+    org = db.session.get(Organization, org_id)
     with bind_org(org):
         for account_id, items in groups.items():
             _process_group(org, accounts[account_id], items, outcome)

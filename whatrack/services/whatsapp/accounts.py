@@ -108,6 +108,7 @@ def accounts_by_waba_id(waba_ids: set[str]) -> dict[str, WhatsAppAccount]:
     with unscoped():
         rows = db.session.scalars(
             select(WhatsAppAccount).where(WhatsAppAccount.waba_id.in_(waba_ids))
+            .options(joinedload(WhatsAppAccount.organization))
         )
         return {row.waba_id: row for row in rows}
 

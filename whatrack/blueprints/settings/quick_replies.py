@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request
 from flask_babel import gettext as _
 
 from whatrack.blueprints.settings import bp
+from whatrack.blueprints.settings.changes import apply_change
 from whatrack.blueprints.settings.forms import EmptyForm
-from whatrack.errors import NotFound, WhaTrackError
-from whatrack.extensions import db
 from whatrack.services.inbox import quick_replies as service
 from whatrack.tenancy import current_org, org_required
 
 
 def _apply(change, success: str):
-    if not EmptyForm().validate_on_submit():
-        flash(_("The form expired. Please try again."), "error")
-        return redirect(url_for("settings.quick_replies"))
-    try:
-        change()
-    except NotFound:
-        raise
-    except WhaTrackError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
-    return redirect(url_for("settings.quick_replies"))
+    return apply_change(change, success, "settings.quick_replies")
 
 
 @bp.get("/quick-replies")

@@ -90,7 +90,6 @@ def conversation(ticket_id: int):
     """The thread (newest page, or older than ``before``) and the window clocks."""
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if request.args.get("read") == "1":
-        tickets.mark_read(current_org, ticket)
         read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
     found = queries.thread(current_org, ticket, before_id=_int_arg("before"))

@@ -94,7 +94,6 @@ def lost_reason_labels() -> list[tuple[str, str]]:
 def panel(ticket_id: int):
     ticket = Ticket.get_for_org_or_404(ticket_id, current_org)
     if request.args.get("read") == "1":
-        tickets.mark_read(current_org, ticket)
         read_receipts.conversation_opened(current_org, ticket)
         db.session.commit()
     ticket_sales = sales.ticket_sales(current_org, ticket)

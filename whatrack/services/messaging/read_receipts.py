@@ -11,13 +11,16 @@ from whatrack.models import Message, Organization, Ticket, WhatsAppAccount, utcn
 from whatrack.queue import enqueue_after_commit
 from whatrack.services.messaging.commands import account_refusal
 from whatrack.services.messaging.templates import graph_client
+from whatrack.services.tickets.commands import mark_read
 
 # Meta accepts read receipts for messages received in the last 30 days (meta-platform.md 4.3).
 READ_RECEIPT_DAYS = 30
 
 
 def conversation_opened(org: Organization, ticket: Ticket) -> None:
-    """An agent opened the conversation: queue the read receipt if the org opted in."""
+    """An agent opened the conversation (inbox or Kanban panel): it is read here, and the
+    read receipt goes to the customer if the organization opted in."""
+    mark_read(org, ticket)
     if org.mark_read_on_open and ticket.whatsapp_account_id:
         enqueue_after_commit("mark_conversation_read", org.id, ticket.id)
 

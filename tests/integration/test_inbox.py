@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.fixtures_whatsapp import (
     SECOND_DISPLAY,
@@ -19,6 +19,7 @@ from tests.fixtures_whatsapp import (
     text_message,
     webhook_body,
 )
+from tests.sql import recorded_statements
 from whatrack.services.inbox import queries
 from whatrack.tenancy import bind_org, unscoped
 
@@ -237,16 +238,8 @@ def _bulk_conversations(db, org: dict, n: int, start: int = 0) -> None:
 
 
 def _count_queries(db, fn):
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements(db.engine) as statements:
         response = fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
     return response, statements
 
 

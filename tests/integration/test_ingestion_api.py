@@ -3,10 +3,7 @@ GET /api/v1/tickets/<id>/messages (shapes per ARCHITECTURE.md "Public contracts"
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from tests.fixtures_app import bearer
 from tests.fixtures_whatsapp import (
@@ -17,6 +14,7 @@ from tests.fixtures_whatsapp import (
     text_message,
     webhook_body,
 )
+from tests.sql import recorded_statements
 from whatrack.models import Message, Stage, Ticket
 
 T0 = 1781262000
@@ -52,20 +50,6 @@ def seed_tickets(app, whatsapp_org: dict, count: int, first: int = 0, ties: int 
                 window_expires_at=when + timedelta(hours=24), last_message_at=when,
                 last_message_preview=f"oi {n}", unread_count=1))
         db.session.commit()
-
-
-@contextmanager
-def count_queries(engine):
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.mark.endpoint("api.list_tickets")
@@ -131,7 +115,7 @@ def test_listing_tickets_takes_the_same_queries_for_10_or_100(app, whatsapp_org,
 
     def list_all() -> tuple[int, list[str]]:
         client.get("/api/v1/tickets?limit=200", headers=bearer(key))  # warm: key touch etc.
-        with count_queries(engine) as statements:
+        with recorded_statements(engine) as statements:
             response = client.get("/api/v1/tickets?limit=200", headers=bearer(key))
         assert response.status_code == 200
         return len(response.json["data"]), statements

@@ -5,9 +5,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.fixtures_whatsapp import load_fixture
+from tests.sql import recorded_statements
 from whatrack.tenancy import bind_org, unscoped
 
 
@@ -142,16 +143,8 @@ def test_panel_renders_lead_source_and_sales(whatsapp_org, ticket_id, client, lo
 
 def _count_queries(db, fn):
     """(number of SQL statements ``fn`` ran, what ``fn`` returned)."""
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements(db.engine) as statements:
         result = fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
     return len(statements), result
 
 

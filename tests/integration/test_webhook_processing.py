@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fixtures_whatsapp import load_fixture
+from tests.sql import recorded_statements
 from whatrack.tenancy import bind_org, unscoped
 
 
@@ -133,20 +134,10 @@ def test_partner_removed_marks_the_number_disconnected(whatsapp_org, post_webhoo
 
 def _statements(db, work) -> list[str]:
     """The first word of every SQL statement ``work()`` sends."""
-    from sqlalchemy import event as sa_event
-
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement.split(None, 1)[0])
-
-    sa_event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(db.engine) as statements:
         work()
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", count)
     db.session.remove()
-    return statements
+    return [statement.split(None, 1)[0] for statement in statements]
 
 
 def test_a_message_costs_a_fixed_number_of_statements(whatsapp_org, db):

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,6 +260,68 @@ def group_cpu(pgid: int | None) -> float:
         if int(fields[2]) == pgid:  # fields[0] is the state: pgrp is field 5 of stat
             ticks += int(fields[11]) + int(fields[12])  # utime + stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class BenchEnvironment:
+    """What a bench with child processes runs in: its database, Redis namespace and logs."""
+
+    env: dict[str, str]
+    children: Children
+    logdir: Path
+    secret: str
+    db_name: str
+    namespace: str
+
+    @property
+    def db_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{self.db_name}"
+
+
+@contextmanager
+def bench_environment(args: argparse.Namespace, seed_app: Callable[[dict[str, str]], None],
+                      log_prefix: str) -> Iterator[BenchEnvironment]:
+    """A throwaway database (seeded by ``seed_app``), Redis namespace and log folder; on the
+    way out every child is stopped and everything removed, also on errors, Ctrl-C and
+    SIGTERM. On an error the children's logs are printed first."""
+
+    def _terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    token = secrets.token_hex(4)
+    logdir = Path(tempfile.mkdtemp(prefix=log_prefix))
+    bench_env = BenchEnvironment(env={}, children=Children(logdir), logdir=logdir,
+                                 secret=secrets.token_hex(16),
+                                 db_name=f"whatrack_bench_{token}",
+                                 namespace=f"whatrack-bench-{token}")
+    bench_env.env = app_env(bench_env.db_name, args, bench_env.namespace, bench_env.secret)
+    created = False
+    try:
+        create_database(bench_env.db_name)
+        created = True
+        seed_app(bench_env.env)
+        print(f"database {bench_env.db_name}, redis namespace {bench_env.namespace}, "
+              f"logs {logdir}", flush=True)
+        yield bench_env
+    except Exception:
+        for path in sorted(logdir.glob("*.log")):
+            print(f"--- {path.name} ---\n{bench_env.children.tail(path.stem)}",
+                  file=sys.stderr)
+        raise
+    finally:
+        bench_env.children.stop_all()
+        if created:
+            drop_database(bench_env.db_name)
+        flushed = flush_redis_namespace(args.redis_url, bench_env.namespace)
+        print(f"cleaned up: dropped {bench_env.db_name}, deleted {flushed} redis keys",
+              flush=True)
+        if args.keep_logs:
+            print(f"logs kept in {logdir}")
+        else:
+            for path in logdir.iterdir():
+                path.unlink()
+            logdir.rmdir()
 
 
 @contextmanager
@@ -762,47 +824,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or args.requests < args.rounds or args.senders < 1:
         parser.error("need --senders >= 1 and --requests >= --rounds >= 1")
 
-    def _terminate(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
-    token = secrets.token_hex(4)
-    db_name = f"whatrack_bench_{token}"
-    namespace = f"whatrack-bench-{token}"
-    secret = secrets.token_hex(16)
-    logdir = Path(tempfile.mkdtemp(prefix="whatrack-bench-"))
-    children = Children(logdir)
-    env = app_env(db_name, args, namespace, secret)
-    db_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
-    created = False
-    try:
-        create_database(db_name)
-        created = True
-        seed(env)
-        with _pg(db_url) as conn:
+    with bench_environment(args, seed, "whatrack-bench-") as bench_env:
+        with _pg(bench_env.db_url) as conn:
             conn.execute("CREATE TABLE bench_baseline_events (id bigserial PRIMARY KEY, "
                          "body bytea NOT NULL, body_sha256 varchar(64) NOT NULL, "
                          "received_at timestamptz NOT NULL DEFAULT now())")
-        print(f"database {db_name}, redis namespace {namespace}, logs {logdir}", flush=True)
-        run = bench(args, env, children, logdir, secret, db_url)
+        run = bench(args, bench_env.env, bench_env.children, bench_env.logdir, bench_env.secret,
+                    bench_env.db_url)
         return 0 if report(args, run) else 1
-    except Exception:
-        for path in sorted(logdir.glob("*.log")):
-            print(f"--- {path.name} ---\n{children.tail(path.stem)}", file=sys.stderr)
-        raise
-    finally:
-        children.stop_all()
-        if created:
-            drop_database(db_name)
-        flushed = flush_redis_namespace(args.redis_url, namespace)
-        print(f"cleaned up: dropped {db_name}, deleted {flushed} redis keys", flush=True)
-        if args.keep_logs:
-            print(f"logs kept in {logdir}")
-        else:
-            for path in logdir.iterdir():
-                path.unlink()
-            logdir.rmdir()
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,13 +20,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import secrets
 import selectors
-import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,10 +51,7 @@ from ingest import (
     _pg,
     _run,
     _wait_http,
-    app_env,
-    create_database,
-    drop_database,
-    flush_redis_namespace,
+    bench_environment,
     group_cpu,
     percentile,
 )
@@ -373,51 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     timeouts = [int(v) for v in args.worker_timeouts.split(",") if v.strip()]
     counts = [int(v) for v in args.clients.split(",") if v.strip()]
 
-    def _terminate(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
-    token = secrets.token_hex(4)
-    db_name = f"whatrack_bench_{token}"
-    namespace = f"whatrack-bench-{token}"
-    secret = secrets.token_hex(16)
-    logdir = Path(tempfile.mkdtemp(prefix="whatrack-bench-rt-"))
-    children = Children(logdir)
-    env = app_env(db_name, args, namespace, secret)
-    db_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
-    created = False
     results = []
-    try:
-        create_database(db_name)
-        created = True
-        seed(env)
-        print(f"database {db_name}, redis namespace {namespace}, logs {logdir}", flush=True)
+    with bench_environment(args, seed, "whatrack-bench-rt-") as bench_env:
         plan = [(count, timeout) for count in counts for timeout in timeouts]
         for run, (count, timeout) in enumerate(plan):
-            result = one_run(args, env, children, logdir, secret, db_url, timeout, run, count)
+            result = one_run(args, bench_env.env, bench_env.children, bench_env.logdir,
+                             bench_env.secret, bench_env.db_url, timeout, run, count)
             print(json.dumps(result), flush=True)
             results.append(result)
         report(results)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
         return 0 if all(r["lost_frames"] == 0 for r in results) else 1
-    except Exception:
-        for path in sorted(logdir.glob("*.log")):
-            print(f"--- {path.name} ---\n{children.tail(path.stem)}", file=sys.stderr)
-        raise
-    finally:
-        children.stop_all()
-        if created:
-            drop_database(db_name)
-        flush_redis_namespace(args.redis_url, namespace)
-        if args.keep_logs:
-            print(f"logs kept in {logdir}")
-        else:
-            for path in logdir.iterdir():
-                path.unlink()
-            logdir.rmdir()
-        os.environ.pop("dramatiq_worker_timeout", None)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -45,6 +45,18 @@ def _open_inbox(page, live_server, loads):
     page.evaluate("window.__sameDocument = true")
 
 
+def _bruno_on_screen(new_page, live_server, email):
+    """A laptop-sized inbox with Bruno's thread open: (page, thread, page loads since)."""
+    page = new_page(viewport={"width": 1366, "height": 800})
+    _login(page, live_server, email)
+    loads: list[int] = []
+    _open_inbox(page, live_server, loads)
+    page.locator(".conv", has_text="Bruno").click()
+    thread = page.locator("#inbox-thread")
+    expect(thread).to_contain_text("Qual o preço?")
+    return page, thread, loads
+
+
 def _ticket_id(page, name):
     return page.locator(".conv", has_text=name).first.get_attribute("data-ticket-id")
 
@@ -89,13 +101,7 @@ def test_live_message_reaches_the_open_thread_and_the_top_without_navigation(
 @pytest.mark.browser
 def test_reconnect_delivers_messages_sent_while_the_socket_was_down_exactly_once(
         live_server, new_page, two_leads, post_webhook, worker):
-    page = new_page(viewport={"width": 1366, "height": 800})
-    _login(page, live_server, two_leads["email"])
-    loads: list[int] = []
-    _open_inbox(page, live_server, loads)
-    page.locator(".conv", has_text="Bruno").click()
-    thread = page.locator("#inbox-thread")
-    expect(thread).to_contain_text("Qual o preço?")
+    page, thread, loads = _bruno_on_screen(new_page, live_server, two_leads["email"])
 
     page.evaluate("window.WhaTrackRealtime.disconnect()")
     expect(page.locator("#inbox-conn")).to_be_visible()
@@ -130,13 +136,7 @@ def test_a_message_committed_after_a_newer_one_was_synced_still_appears(
     from whatrack.services.whatsapp.phones import canonical_wa_id
     from whatrack.tenancy import bind_org
 
-    page = new_page(viewport={"width": 1366, "height": 800})
-    _login(page, live_server, two_leads["email"])
-    loads: list[int] = []
-    _open_inbox(page, live_server, loads)
-    page.locator(".conv", has_text="Bruno").click()
-    thread = page.locator("#inbox-thread")
-    expect(thread).to_contain_text("Qual o preço?")
+    page, thread, loads = _bruno_on_screen(new_page, live_server, two_leads["email"])
 
     with app.app_context(), bind_org(two_leads["org_id"]):
         contact = db.session.scalars(db.select(Contact).where(
